@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Endpoint calls: open, bind, listen, connect, accept, close, and the
+ * connection upcalls providers make from the progress thread.
+ *
+ * Connection flow (both sides):
+ * 1) the listener's provider receives a request and queues it here
+ *    (scif__ep_conn_request); a full backlog or a closing listener refuses it;
+ * 2) scif_accept() takes the oldest request, creates the new endpoint and
+ *    hands both to the provider, which answers the requester;
+ * 3) the provider reports the outcome on each side with scif__ep_conn_done();
+ * 4) either side's close, or the transport noticing the peer is gone, ends in
+ *    scif__ep_peer_gone() on the survivor.
+ */
+#include "scif_priv.h"
+#include "log.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+SCIF_EXPORT scif_epd_t scif_open(void)
+{
+	struct scif_lib *lib = scif__lib();
+	struct scif_ep *ep;
+	int err;
+
+	if (!lib)
+		return SCIF_OPEN_FAILED;
+	ep = scif__ep_new(lib, &err);
+	if (!ep)
+		goto err;
+	err = lib->ops->ep_open(lib->prov, ep);
+	if (err)
+		goto err_put;
+	err = scif__ep_publish(ep);
+	if (err)
+		goto err_close;
+	return ep->ev.app_fd;
+
+err_close:
+	lib->ops->ep_close(ep);
+err_put:
+	scif__ep_put(ep);
+err:
+	errno = -err;
+	return SCIF_OPEN_FAILED;
+}
+
+struct bind_try {
+	struct scif_ep *ep;
+};
+
+static int bind_try(uint16_t port, void *arg)
+{
+	struct scif_ep *ep = arg;
+
+	return ep->lib->ops->ep_bind(ep, port);
+}
+
+/* [ep locked] */
+static int ep_bind_locked(struct scif_ep *ep, uint16_t pn)
+{
+	struct scif_lib *lib = ep->lib;
+	int ret;
+
+	if (pn == 0) {
+		ret = scif__port_alloc(&lib->ports, bind_try, ep, &pn);
+		if (ret)
+			return ret;
+	} else {
+		ret = scif__port_take(&lib->ports, pn);
+		if (ret)
+			return ret;
+		ret = lib->ops->ep_bind(ep, pn);
+		if (ret) {
+			scif__port_release(&lib->ports, pn);
+			/* In use by another process of this node: the header
+			 * says EINVAL for a port that is already bound. */
+			return ret == -EADDRINUSE ? -EINVAL : ret;
+		}
+	}
+	ep->bound = true;
+	ep->port.node = lib->self;
+	ep->port.port = pn;
+	ep->state = SCIF_EP_BOUND;
+	return pn;
+}
+
+SCIF_EXPORT int scif_bind(scif_epd_t epd, uint16_t pn)
+{
+	struct scif_ep *ep;
+	int ret = scif__ep_lookup(epd, &ep);
+
+	if (ret)
+		return scif__ret(ret);
+	scif__ep_lock(ep);
+	ret = scif__ep_check(ep->state, SCIF_OP_BIND);
+	if (!ret)
+		ret = ep_bind_locked(ep, pn);
+	scif__ep_unlock(ep);
+	scif__ep_put(ep);
+	return scif__ret(ret);
+}
+
+SCIF_EXPORT int scif_listen(scif_epd_t epd, int backlog)
+{
+	struct scif_ep *ep;
+	int ret = scif__ep_lookup(epd, &ep);
+
+	if (ret)
+		return scif__ret(ret);
+	scif__ep_lock(ep);
+	ret = scif__ep_check(ep->state, SCIF_OP_LISTEN);
+	if (!ret) {
+		ep->backlog = backlog;
+		ret = ep->lib->ops->ep_listen(ep, backlog);
+	}
+	if (!ret) {
+		ep->state = SCIF_EP_LISTENING;
+		scif__ep_wake(ep);
+	}
+	scif__ep_unlock(ep);
+	scif__ep_put(ep);
+	return scif__ret(ret);
+}
+
+/* [ep locked] Collect the result of an O_NONBLOCK connect. */
+static int connect_collect(struct scif_ep *ep)
+{
+	if (ep->state == SCIF_EP_CONNECTING)
+		return -EINPROGRESS;
+	ep->nonblock_connect = false;
+	scif__ep_wake(ep);
+	if (ep->state == SCIF_EP_CONNECTED)
+		return ep->port.port;
+	return ep->conn_err ? ep->conn_err : -ECONNREFUSED;
+}
+
+SCIF_EXPORT int scif_connect(scif_epd_t epd, struct scif_portID *dst)
+{
+	const struct scif_node *node;
+	struct scif_lib *lib;
+	struct scif_ep *ep;
+	int ret = scif__ep_lookup(epd, &ep);
+	int fl;
+
+	if (ret)
+		return scif__ret(ret);
+	lib = ep->lib;
+	scif__ep_lock(ep);
+	if (ep->nonblock_connect) {
+		ret = connect_collect(ep);
+		goto out;
+	}
+	ret = scif__ep_check(ep->state, SCIF_OP_CONNECT);
+	if (ret)
+		goto out;
+	if (!dst || dst->port == 0) {
+		ret = -EINVAL;
+		goto out;
+	}
+	node = scif__nodemap_find(&lib->map, dst->node);
+	if (!node) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (!ep->bound) {
+		ret = ep_bind_locked(ep, 0);
+		if (ret < 0)
+			goto out;
+	}
+	fl = fcntl(ep->ev.app_fd, F_GETFL);
+	ep->conn_err = 0;
+	ep->state = SCIF_EP_CONNECTING;
+	ret = lib->ops->ep_connect(ep, node, dst->port);
+	if (ret) {
+		ep->state = SCIF_EP_BOUND;
+		goto out;
+	}
+	if (fl >= 0 && (fl & O_NONBLOCK)) {
+		ep->nonblock_connect = true;
+		scif__ep_wake(ep);
+		ret = -EINPROGRESS;
+		goto out;
+	}
+	while (ep->state == SCIF_EP_CONNECTING)
+		scif__ep_wait(ep, -1);
+	if (ep->state == SCIF_EP_CONNECTED)
+		ret = ep->port.port;
+	else
+		ret = ep->conn_err ? ep->conn_err : -ECONNREFUSED;
+out:
+	scif__ep_unlock(ep);
+	scif__ep_put(ep);
+	return scif__ret(ret);
+}
+
+/* Take one request off the listener, or fail as the header says. */
+static int accept_dequeue(struct scif_ep *lep, int flags,
+			  struct scif_conn_req **out)
+{
+	struct scif_conn_req *req;
+
+	scif__ep_lock(lep);
+	for (;;) {
+		if (lep->state != SCIF_EP_LISTENING) {
+			/* closed under us while waiting */
+			scif__ep_unlock(lep);
+			return lep->state == SCIF_EP_CLOSING ? -EINTR : -EINVAL;
+		}
+		if (lep->npending)
+			break;
+		if (!(flags & SCIF_ACCEPT_SYNC)) {
+			scif__ep_unlock(lep);
+			return -EAGAIN;
+		}
+		scif__ep_wait(lep, -1);
+	}
+	req = lep->pending_head;
+	lep->pending_head = req->next;
+	if (!lep->pending_head)
+		lep->pending_tail = NULL;
+	lep->npending--;
+	scif__ep_wake(lep);
+	scif__ep_unlock(lep);
+	req->next = NULL;
+	*out = req;
+	return 0;
+}
+
+static void ep_destroy_unpublished(struct scif_ep *ep)
+{
+	ep->lib->ops->ep_close(ep);
+	if (ep->bound)
+		scif__port_release(&ep->lib->ports, ep->port.port);
+	scif__ep_put(ep);
+}
+
+SCIF_EXPORT int scif_accept(scif_epd_t epd, struct scif_portID *peer,
+			    scif_epd_t *newepd, int flags)
+{
+	struct scif_conn_req *req;
+	struct scif_ep *lep, *ep;
+	struct scif_lib *lib;
+	int ret = scif__ep_lookup(epd, &lep);
+
+	if (ret)
+		return scif__ret(ret);
+	lib = lep->lib;
+	if ((flags & ~SCIF_ACCEPT_SYNC) || !peer || !newepd) {
+		ret = -EINVAL;
+		goto out;
+	}
+	scif__ep_lock(lep);
+	ret = scif__ep_check(lep->state, SCIF_OP_ACCEPT);
+	scif__ep_unlock(lep);
+	if (ret)
+		goto out;
+retry:
+	ret = accept_dequeue(lep, flags, &req);
+	if (ret)
+		goto out;
+	ep = scif__ep_new(lib, &ret);
+	if (!ep) {
+		lib->ops->conn_reject(lep, req);
+		goto out;
+	}
+	ret = lib->ops->ep_open(lib->prov, ep);
+	if (ret) {
+		lib->ops->conn_reject(lep, req);
+		scif__ep_put(ep);
+		goto out;
+	}
+	ep->state = SCIF_EP_CONNECTING;
+	ep->port = lep->port;
+	ep->bound = true;
+	scif__port_ref(&lib->ports, ep->port.port);
+	ep->peer.node = req->peer_node;
+	ep->peer.port = req->peer_port;
+	ret = lib->ops->ep_accept(lep, req, ep); /* owns req from here */
+	if (!ret) {
+		scif__ep_lock(ep);
+		while (ep->state == SCIF_EP_CONNECTING)
+			scif__ep_wait(ep, -1);
+		ret = ep->state == SCIF_EP_CONNECTED ? 0 :
+		      ep->conn_err		     ? ep->conn_err :
+							 -ECONNRESET;
+		scif__ep_unlock(ep);
+	}
+	if (!ret)
+		ret = scif__ep_publish(ep);
+	if (ret) {
+		scif_info("accept on port %u: requester %u:%u failed: %s",
+			  lep->port.port, ep->peer.node, ep->peer.port,
+			  strerror(-ret));
+		ep_destroy_unpublished(ep);
+		/* The requester gave up: wait for the next one, or tell a
+		 * non-blocking caller to come back (EAGAIN, as documented). */
+		if (ret != -ENOMEM) {
+			if (flags & SCIF_ACCEPT_SYNC)
+				goto retry;
+			ret = -EAGAIN;
+		}
+		goto out;
+	}
+	*peer = ep->peer;
+	*newepd = ep->ev.app_fd;
+out:
+	scif__ep_put(lep);
+	return scif__ret(ret);
+}
+
+SCIF_EXPORT int scif_close(scif_epd_t epd)
+{
+	struct scif_conn_req *pending;
+	struct scif_lib *lib;
+	struct scif_ep *ep;
+	int ret = scif__ep_lookup(epd, &ep);
+
+	if (ret)
+		return scif__ret(ret);
+	lib = ep->lib;
+	scif__ep_unpublish(ep);
+	scif__ep_lock(ep);
+	if (ep->state == SCIF_EP_CLOSING) { /* another thread got here first */
+		scif__ep_unlock(ep);
+		scif__ep_put(ep);
+		return scif__ret(-EBADF);
+	}
+	ep->state = SCIF_EP_CLOSING;
+	pending = ep->pending_head;
+	ep->pending_head = ep->pending_tail = NULL;
+	ep->npending = 0;
+	scif__ep_wake(ep); /* blocked callers see CLOSING and return */
+	scif__ep_unlock(ep);
+
+	/* Refuse the requests still in the backlog. */
+	while (pending) {
+		struct scif_conn_req *next = pending->next;
+
+		lib->ops->conn_reject(ep, pending);
+		pending = next;
+	}
+	lib->ops->ep_close(ep);
+	if (ep->bound)
+		scif__port_release(&lib->ports, ep->port.port);
+	scif__ep_put(ep); /* the lookup's */
+	scif__ep_put(ep); /* the table's: the descriptor closes */
+	return 0;
+}
+
+/* ---- upcalls ---- */
+
+void scif__ep_conn_done(struct scif_ep *ep, int err, uint16_t peer_node,
+			uint16_t peer_port)
+{
+	if (ep->state != SCIF_EP_CONNECTING)
+		return;
+	if (!err) {
+		ep->state = SCIF_EP_CONNECTED;
+		ep->peer.node = peer_node;
+		ep->peer.port = peer_port;
+	} else {
+		ep->state = SCIF_EP_BOUND;
+		ep->conn_err = err;
+	}
+	scif__ep_wake(ep);
+}
+
+void scif__ep_peer_gone(struct scif_ep *ep, int err)
+{
+	if (ep->state == SCIF_EP_CONNECTING) {
+		scif__ep_conn_done(ep, err ? err : -ECONNREFUSED, 0, 0);
+		return;
+	}
+	if (ep->state != SCIF_EP_CONNECTED)
+		return;
+	ep->state = SCIF_EP_DISCONNECTED;
+	ep->conn_err = err ? err : -ECONNRESET;
+	scif__ep_wake(ep);
+}
+
+int scif__ep_conn_request(struct scif_ep *lep, struct scif_conn_req *req)
+{
+	if (lep->state != SCIF_EP_LISTENING || lep->npending >= lep->backlog)
+		return -ECONNREFUSED;
+	req->next = NULL;
+	if (lep->pending_tail)
+		lep->pending_tail->next = req;
+	else
+		lep->pending_head = req;
+	lep->pending_tail = req;
+	lep->npending++;
+	scif__ep_wake(lep);
+	return 0;
+}

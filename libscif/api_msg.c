@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Messaging and readiness: send, recv, poll, and the node queries.
+ *
+ * The provider moves bytes without blocking; this file supplies the blocking
+ * rules of the header: a blocking call moves all len bytes unless the
+ * connection goes away (then the partial count), a non-blocking call moves
+ * what fits now.  A per-direction lock keeps the bytes of concurrent calls on
+ * one endpoint from interleaving.
+ */
+#include "scif_priv.h"
+#include "log.h"
+
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int msg_check(int len, int flags)
+{
+	if (len < 0 || (flags & ~SCIF_SEND_BLOCK))
+		return -EINVAL;
+	return 0;
+}
+
+SCIF_EXPORT int scif_send(scif_epd_t epd, void *msg, int len, int flags)
+{
+	const struct scif_provider_ops *ops;
+	struct scif_ep *ep;
+	int ret = scif__ep_lookup(epd, &ep), sent = 0;
+
+	if (ret)
+		return scif__ret(ret);
+	ops = ep->lib->ops;
+	ret = msg_check(len, flags);
+	if (ret || !len)
+		goto out;
+	if (!msg) {
+		ret = -EFAULT;
+		goto out;
+	}
+	pthread_mutex_lock(&ep->send_lock);
+	scif__ep_lock(ep);
+	for (;;) {
+		ssize_t n;
+
+		ret = scif__ep_check(ep->state, SCIF_OP_SEND);
+		if (ret)
+			break;
+		n = ops->send(ep, (char *)msg + sent, (size_t)(len - sent));
+		if (n < 0) {
+			ret = (int)n;
+			break;
+		}
+		sent += (int)n;
+		if (sent == len || !(flags & SCIF_SEND_BLOCK))
+			break;
+		if (!n)
+			scif__ep_wait(ep, -1);
+	}
+	scif__ep_wake(ep);
+	scif__ep_unlock(ep);
+	pthread_mutex_unlock(&ep->send_lock);
+	if (sent) /* bytes that left count, even if the peer then went away */
+		ret = sent;
+out:
+	scif__ep_put(ep);
+	return scif__ret(ret);
+}
+
+SCIF_EXPORT int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
+{
+	const struct scif_provider_ops *ops;
+	struct scif_ep *ep;
+	int ret = scif__ep_lookup(epd, &ep), got = 0;
+
+	if (ret)
+		return scif__ret(ret);
+	ops = ep->lib->ops;
+	ret = msg_check(len, flags);
+	if (ret || !len)
+		goto out;
+	if (!msg) {
+		ret = -EFAULT;
+		goto out;
+	}
+	pthread_mutex_lock(&ep->recv_lock);
+	scif__ep_lock(ep);
+	for (;;) {
+		ssize_t n;
+
+		ret = scif__ep_check(ep->state, SCIF_OP_RECV);
+		/* After the peer left, what it sent is still delivered. */
+		if (ret && ep->state != SCIF_EP_DISCONNECTED)
+			break;
+		n = ops->recv(ep, (char *)msg + got, (size_t)(len - got));
+		if (n < 0) {
+			ret = (int)n;
+			break;
+		}
+		got += (int)n;
+		if (got == len || !(flags & SCIF_RECV_BLOCK))
+			break;
+		if (ep->state == SCIF_EP_DISCONNECTED && !n)
+			break; /* ret holds ECONNRESET */
+		if (!n)
+			scif__ep_wait(ep, -1);
+	}
+	scif__ep_wake(ep);
+	scif__ep_unlock(ep);
+	pthread_mutex_unlock(&ep->recv_lock);
+	if (got)
+		ret = got;
+	else if (ret == 0 && ep->state == SCIF_EP_DISCONNECTED)
+		ret = -ECONNRESET;
+out:
+	scif__ep_put(ep);
+	return scif__ret(ret);
+}
+
+/* Fill revents from the endpoints' own state; count the selected ones. */
+static int poll_scan(struct scif_pollepd *epds, unsigned int n,
+		     struct pollfd *pfd)
+{
+	unsigned int i;
+	int count = 0;
+
+	for (i = 0; i < n; i++) {
+		struct scif_ep *ep;
+		short ev;
+
+		pfd[i].fd = -1;
+		pfd[i].events = 0;
+		pfd[i].revents = 0;
+		if (scif__ep_lookup(epds[i].epd, &ep)) {
+			epds[i].revents = POLLNVAL;
+			count++;
+			continue;
+		}
+		scif__ep_lock(ep);
+		ev = scif__ep_events(ep);
+		scif__ep_unlock(ep);
+		scif__ep_put(ep);
+		epds[i].revents =
+			ev & (epds[i].events | POLLERR | POLLHUP);
+		if (epds[i].revents)
+			count++;
+		pfd[i].fd = epds[i].epd;
+		pfd[i].events = epds[i].events & (POLLIN | POLLOUT);
+	}
+	return count;
+}
+
+SCIF_EXPORT int scif_poll(struct scif_pollepd *epds, unsigned int nepds,
+			  long timeout)
+{
+	long long deadline = timeout < 0 ? -1 : scif__now_ms() + timeout;
+	long open_max = sysconf(_SC_OPEN_MAX);
+	struct pollfd *pfd;
+	int count;
+
+	if (open_max > 0 && nepds > (unsigned long)open_max)
+		return scif__ret(-EINVAL);
+	if (nepds && !epds)
+		return scif__ret(-EFAULT);
+	if (!scif__lib())
+		return -1;
+	pfd = calloc(nepds ? nepds : 1, sizeof(*pfd));
+	if (!pfd)
+		return scif__ret(-ENOMEM);
+	for (;;) {
+		int wait_ms, r;
+
+		count = poll_scan(epds, nepds, pfd);
+		if (count)
+			break;
+		if (deadline < 0) {
+			wait_ms = -1;
+		} else {
+			long long left = deadline - scif__now_ms();
+
+			if (left <= 0)
+				break;
+			wait_ms = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		/* The descriptors mirror the state we just read, so a change
+		 * after the scan still wakes this poll. */
+		r = poll(pfd, nepds, wait_ms);
+		if (r < 0 && errno == EINTR) {
+			free(pfd);
+			return scif__ret(-EINTR);
+		}
+	}
+	free(pfd);
+	return count;
+}
+
+SCIF_EXPORT int scif_get_fd(scif_epd_t epd)
+{
+	struct scif_ep *ep;
+	int ret = scif__ep_lookup(epd, &ep);
+
+	if (ret)
+		return scif__ret(ret);
+	scif__ep_put(ep);
+	return epd;
+}
+
+SCIF_EXPORT int scif_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)
+{
+	struct scif_lib *lib = scif__lib();
+	int count = 0;
+	size_t i;
+
+	if (!lib)
+		return -1;
+	if (len < 0)
+		return scif__ret(-EINVAL);
+	if (len > 0 && !nodes)
+		return scif__ret(-EFAULT);
+	for (i = 0; i < lib->map.count; i++) {
+		uint16_t id = lib->map.nodes[i].id;
+
+		if (!scif__node_up(lib, id))
+			continue;
+		if (count < len)
+			nodes[count] = id;
+		count++;
+	}
+	if (self)
+		*self = lib->self;
+	return count;
+}
+
+SCIF_EXPORT int scif_get_node_ids(uint16_t *nodes, int len, uint16_t *self)
+{
+	return scif_get_nodeIDs(nodes, len, self);
+}

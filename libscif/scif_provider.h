@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The provider interface: everything transport-specific sits behind one ops
+ * table per provider (verbs today; shared memory, TCP, the MIC x100 DMA
+ * engine and gntdev dma-buf windows are meant to fit the same table).
+ *
+ * The core owns endpoints, their states, ports, blocking, poll readiness and
+ * errno; a provider owns its connections, its data path and its windows.
+ * Slots a provider leaves NULL fall back to the core's stubs, which fail with
+ * EOPNOTSUPP, so a table written for an older core keeps working: the core
+ * reads only the first `size` bytes of it.
+ *
+ * Locking: calls marked [ep locked] are made with ep->lock held and must not
+ * block; the others are made without it and may block.  Provider code that
+ * runs in the progress thread takes ep->lock (scif__ep_lock) before touching
+ * an endpoint and reports with the scif__ep_* upcalls below.
+ */
+#ifndef SCIF_PROVIDER_H
+#define SCIF_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct scif_lib;
+struct scif_ep;
+struct scif_node;
+struct scif_prov; /* a provider instance, private to the provider */
+struct scif_conn_req;
+
+/* A connection request waiting in a listener's backlog. */
+struct scif_conn_req {
+	struct scif_conn_req *next;
+	uint16_t peer_node;
+	uint16_t peer_port;
+	void *prov_data; /* the provider's handle (verbs: the child cm_id) */
+};
+
+struct scif_provider_ops {
+	size_t size; /* sizeof the table the provider was compiled against */
+	const char *name;
+	int priority; /* higher wins when SCIF_PROVIDER is not set */
+
+	/* Instance lifecycle.  init returns -ENODEV when the transport is not
+	 * usable here (no device), which makes automatic selection move on. */
+	int (*init)(struct scif_lib *lib, struct scif_prov **prov);
+	void (*fini)(struct scif_prov *prov);
+
+	/* 0 when the node answers at the transport level within timeout_ms,
+	 * -ENODEV (or another -errno) otherwise. */
+	int (*node_probe)(struct scif_prov *prov, const struct scif_node *node,
+			  int timeout_ms);
+
+	/* Endpoints. ep_bind reserves the port node-wide (-EADDRINUSE if
+	 * another process has it). */
+	int (*ep_open)(struct scif_prov *prov, struct scif_ep *ep);
+	int (*ep_bind)(struct scif_ep *ep, uint16_t port);
+	int (*ep_listen)(struct scif_ep *ep, int backlog);
+	/* Start a connection; completion is reported with
+	 * scif__ep_conn_done().  [ep locked] */
+	int (*ep_connect)(struct scif_ep *ep, const struct scif_node *dst,
+			  uint16_t port);
+	/* Take over req into newep and start accepting; completion through
+	 * scif__ep_conn_done(newep).  Called without locks; may block. */
+	int (*ep_accept)(struct scif_ep *lep, struct scif_conn_req *req,
+			 struct scif_ep *newep);
+	void (*conn_reject)(struct scif_ep *lep, struct scif_conn_req *req);
+	/* Release everything of the endpoint; after it returns no upcall for
+	 * ep is made. */
+	void (*ep_close)(struct scif_ep *ep);
+
+	/* Byte stream, non-blocking. [ep locked] send returns the bytes taken
+	 * (0: no room now), recv the bytes copied (0: nothing queued). */
+	ssize_t (*send)(struct scif_ep *ep, const void *buf, size_t len);
+	ssize_t (*recv)(struct scif_ep *ep, void *buf, size_t len);
+	/* Readiness. [ep locked] */
+	int (*recv_ready)(struct scif_ep *ep);
+	int (*send_ready)(struct scif_ep *ep);
+
+	/* Registered memory and RMA (filled by the RMA work). */
+	int (*win_register)(struct scif_ep *ep, void *addr, size_t len,
+			    off_t offset, int prot, void **handle);
+	int (*win_unregister)(struct scif_ep *ep, void *handle);
+	int (*rma)(struct scif_ep *ep, int op, off_t loffset, void *laddr,
+		   size_t len, off_t roffset, int flags);
+	int (*fence_mark)(struct scif_ep *ep, int flags, int *mark);
+	int (*fence_wait)(struct scif_ep *ep, int mark);
+	int (*fence_signal)(struct scif_ep *ep, off_t loff, uint64_t lval,
+			    off_t roff, uint64_t rval, int flags);
+};
+
+/* Provider registry: built-in providers are listed in lib.c. */
+extern const struct scif_provider_ops scif_verbs_ops;
+
+/* Upcalls from providers. */
+void scif__ep_lock(struct scif_ep *ep);
+void scif__ep_unlock(struct scif_ep *ep);
+void scif__ep_get(struct scif_ep *ep);
+void scif__ep_put(struct scif_ep *ep);
+/* [ep locked] Readiness or data changed: wake waiters, update the fd. */
+void scif__ep_wake(struct scif_ep *ep);
+/* [ep locked] Connect or accept finished; err 0 or -errno. */
+void scif__ep_conn_done(struct scif_ep *ep, int err, uint16_t peer_node,
+			uint16_t peer_port);
+/* [ep locked] The peer went away or the transport failed. */
+void scif__ep_peer_gone(struct scif_ep *ep, int err);
+/* [lep locked] A connection request arrived.  Returns 0 if queued (the
+ * core owns req), -ECONNREFUSED if the backlog is full. */
+int scif__ep_conn_request(struct scif_ep *lep, struct scif_conn_req *req);
+
+void *scif__ep_prov_data(struct scif_ep *ep);
+void scif__ep_set_prov_data(struct scif_ep *ep, void *data);
+uint16_t scif__ep_port(struct scif_ep *ep);
+uint16_t scif__self_node(struct scif_lib *lib);
+const struct scif_node *scif__self(struct scif_lib *lib);
+struct scif_progress *scif__lib_progress(struct scif_lib *lib);
+
+#endif

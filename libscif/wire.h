@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Wire framing of the messages SCIF peers exchange over a message-carrying
+ * transport (the verbs provider's SEND/RECV ring; a TCP or shared-memory
+ * provider would reuse it).  Every message starts with an 8-byte header,
+ * little-endian:
+ *   byte 0    type (enum scif_wire_type)
+ *   byte 1    version (SCIF_WIRE_VERSION)
+ *   bytes 2-3 credits returned to the receiver of this message
+ *   bytes 4-7 payload length
+ * Received messages are checked against the dispatch table: an unknown type,
+ * a bad version or a length outside the type's bounds is logged and
+ * refused, never trusted.
+ */
+#ifndef SCIF_WIRE_H
+#define SCIF_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SCIF_WIRE_VERSION 1
+#define SCIF_WIRE_HDR_LEN 8
+
+enum scif_wire_type {
+	SCIF_WIRE_DATA = 1,   /* byte-stream payload */
+	SCIF_WIRE_CREDIT = 2, /* credits only, no payload */
+	SCIF_WIRE_NTYPES
+};
+
+struct scif_wire_hdr {
+	uint8_t type;
+	uint8_t version;
+	uint16_t credits;
+	uint32_t len;
+};
+
+void scif__wire_encode(void *buf, const struct scif_wire_hdr *h);
+/*
+ * Decode and validate a received message of `total` bytes (header
+ * included).  Returns 0, or -EPROTO (too short, bad version, length not
+ * matching, unknown type, payload out of the type's bounds).
+ */
+int scif__wire_decode(const void *buf, size_t total, struct scif_wire_hdr *h);
+
+/* Dispatch: one handler per type, bounds-checked. */
+typedef int (*scif_wire_fn)(void *ctx, const struct scif_wire_hdr *h,
+			    const void *payload);
+struct scif_wire_handler {
+	scif_wire_fn fn;
+	uint32_t min_len, max_len;
+};
+int scif__wire_dispatch(const struct scif_wire_handler *table, size_t ntable,
+			void *ctx, const void *buf, size_t total);
+
+#endif

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Verbs endpoints and connections.
+ *
+ * Active side:
+ * 1) scif_connect: a new cm_id resolves the node's address (ADDR_RESOLVED),
+ *    then the route (ROUTE_RESOLVED);
+ * 2) on ROUTE_RESOLVED the QP, CQ and rings are built and receives posted,
+ *    then rdma_connect sends our (node, port, ring shape) in the REQ;
+ * 3) ESTABLISHED carries the acceptor's ring shape in the REP: credits are
+ *    set and the endpoint becomes connected.
+ * Passive side:
+ * 1) CONNECT_REQUEST on the listener's id: the request is checked and queued
+ *    in the backlog, or rejected (full backlog, closing listener, garbage);
+ * 2) scif_accept: the child id gets its QP and rings, rdma_accept answers;
+ * 3) ESTABLISHED completes the accept.
+ * Either side: DISCONNECTED (the peer closed, or its process died and the
+ * kernel tore its ids down) marks the endpoint disconnected at once.
+ *
+ * A failed connection's resources are detached under the endpoint lock and
+ * destroyed only after the event is acknowledged: rdma_destroy_id waits for
+ * the acknowledgement of every event it has delivered.
+ */
+#include "verbs.h"
+#include "../../libscif/log.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void set_port(struct sockaddr_storage *sa, uint16_t port)
+{
+	if (sa->ss_family == AF_INET)
+		((struct sockaddr_in *)sa)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
+}
+
+void verbs_conn_fill_pd(struct verbs_prov *vp, struct verbs_conn_pd *pd,
+			uint16_t port)
+{
+	memset(pd, 0, sizeof(*pd));
+	pd->magic = htonl(VERBS_PD_MAGIC);
+	pd->version = VERBS_PD_VERSION;
+	pd->node = htons(scif__self_node(vp->lib));
+	pd->port = htons(port);
+	pd->depth = htons((uint16_t)vp->depth);
+	pd->msg_size = htonl(vp->msg_size);
+}
+
+int verbs_parse_pd(const void *data, uint8_t len, struct verbs_conn_pd *out)
+{
+	struct verbs_conn_pd pd;
+
+	if (!data || len < sizeof(pd))
+		return -EPROTO;
+	memcpy(&pd, data, sizeof(pd));
+	if (ntohl(pd.magic) != VERBS_PD_MAGIC ||
+	    pd.version != VERBS_PD_VERSION)
+		return -EPROTO;
+	out->node = ntohs(pd.node);
+	out->port = ntohs(pd.port);
+	out->depth = ntohs(pd.depth);
+	out->msg_size = ntohl(pd.msg_size);
+	if (out->depth < 2 || out->msg_size <= SCIF_WIRE_HDR_LEN)
+		return -EPROTO;
+	return 0;
+}
+
+int verbs_ep_open(struct scif_prov *prov, struct scif_ep *ep)
+{
+	struct verbs_ep *ve = calloc(1, sizeof(*ve));
+
+	if (!ve)
+		return -ENOMEM;
+	ve->kind = VERBS_CTX_PORT;
+	ve->vp = (struct verbs_prov *)prov;
+	ve->ep = ep;
+	scif__ep_set_prov_data(ep, ve);
+	return 0;
+}
+
+int verbs_ep_bind(struct scif_ep *ep, uint16_t port)
+{
+	struct verbs_ep *ve = scif__ep_prov_data(ep);
+	struct verbs_prov *vp = ve->vp;
+	struct sockaddr_storage sa = vp->self_sa;
+	struct rdma_cm_id *id;
+	int ret;
+
+	if (rdma_create_id(vp->ch, &id, ve, RDMA_PS_TCP)) {
+		ret = verbs_errno(-ENOMEM);
+		scif_err("rdma_create_id: %m");
+		return ret;
+	}
+	set_port(&sa, port);
+	if (rdma_bind_addr(id, (struct sockaddr *)&sa)) {
+		ret = verbs_errno(-EADDRINUSE);
+		if (ret != -EADDRINUSE)
+			scif_err("rdma_bind_addr port %u: %m", port);
+		rdma_destroy_id(id);
+		return ret;
+	}
+	ve->port_id = id;
+	return 0;
+}
+
+int verbs_ep_listen(struct scif_ep *ep, int backlog)
+{
+	struct verbs_ep *ve = scif__ep_prov_data(ep);
+
+	/* The core enforces the SCIF backlog; the kernel's queue only needs
+	 * to be large enough not to drop requests before we see them. */
+	if (rdma_listen(ve->port_id, backlog > 128 ? backlog : 128)) {
+		int ret = verbs_errno(-EINVAL);
+
+		scif_err("rdma_listen: %m");
+		return ret;
+	}
+	return 0;
+}
+
+static struct verbs_conn *conn_new(struct verbs_ep *ve)
+{
+	struct verbs_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->kind = VERBS_CTX_CONN;
+	c->vp = ve->vp;
+	c->ep = ve->ep;
+	c->cc_handle = -1;
+	scif__ep_get(c->ep);
+	return c;
+}
+
+int verbs_ep_connect(struct scif_ep *ep, const struct scif_node *dst,
+		     uint16_t port)
+{
+	struct verbs_ep *ve = scif__ep_prov_data(ep);
+	struct verbs_prov *vp = ve->vp;
+	struct sockaddr_storage sa;
+	struct verbs_conn *c;
+	socklen_t salen;
+	int ret;
+
+	ret = scif__node_resolve(dst, &sa, &salen);
+	if (ret)
+		return ret;
+	set_port(&sa, port);
+	c = conn_new(ve);
+	if (!c)
+		return -ENOMEM;
+	c->active = true;
+	/* The connection uses its own id: the endpoint's port id keeps the
+	 * SCIF port reserved, and a failed attempt leaves it intact. */
+	if (rdma_create_id(vp->ch, &c->id, c, RDMA_PS_TCP)) {
+		ret = verbs_errno(-ENOMEM);
+		scif_err("rdma_create_id: %m");
+		goto err_conn;
+	}
+	if (rdma_resolve_addr(c->id, (struct sockaddr *)&vp->self_sa,
+			      (struct sockaddr *)&sa, vp->resolve_ms)) {
+		ret = verbs_errno(-ENODEV);
+		scif_info("rdma_resolve_addr to node %u: %m", dst->id);
+		if (ret != -ENOMEM)
+			ret = -ENODEV;
+		goto err_id;
+	}
+	ve->conn = c;
+	return 0;
+
+err_id:
+	rdma_destroy_id(c->id);
+err_conn:
+	scif__ep_put(c->ep);
+	free(c);
+	return ret;
+}
+
+int verbs_ep_accept(struct scif_ep *lep, struct scif_conn_req *req,
+		    struct scif_ep *newep)
+{
+	struct verbs_ep *ve = scif__ep_prov_data(newep);
+	struct verbs_pending *p = req->prov_data;
+	struct rdma_conn_param param = { 0 };
+	struct verbs_conn_pd pd;
+	struct verbs_conn *c;
+	int ret;
+
+	(void)lep;
+	c = conn_new(ve);
+	if (!c) {
+		ret = -ENOMEM;
+		goto err_reject;
+	}
+	c->id = p->id;
+	c->peer_node = req->peer_node;
+	c->peer_port = req->peer_port;
+	c->peer_depth = p->depth;
+	c->peer_msg_size = p->msg_size;
+	c->credits = p->depth;
+	ret = verbs_conn_setup(c);
+	if (ret)
+		goto err_conn;
+	scif__ep_lock(newep);
+	ve->conn = c;
+	__atomic_store_n(&c->id->context, c, __ATOMIC_RELEASE);
+	scif__ep_unlock(newep);
+
+	verbs_conn_fill_pd(ve->vp, &pd, scif__ep_port(newep));
+	param.private_data = &pd;
+	param.private_data_len = sizeof(pd);
+	param.responder_resources = (uint8_t)c->dev->max_rd_atom;
+	param.initiator_depth = (uint8_t)c->dev->max_rd_atom;
+	param.rnr_retry_count = 7;
+	if (rdma_accept(c->id, &param)) {
+		/* the requester is gone: the core closes newep */
+		ret = verbs_errno(-ECONNRESET);
+		scif_info("rdma_accept: %m");
+		return ret;
+	}
+	free(p);
+	free(req);
+	return 0;
+
+err_conn:
+	scif__ep_put(c->ep);
+	free(c);
+err_reject:
+	rdma_reject(p->id, NULL, 0);
+	rdma_destroy_id(p->id);
+	free(p);
+	free(req);
+	return ret;
+}
+
+void verbs_conn_reject(struct scif_ep *lep, struct scif_conn_req *req)
+{
+	struct verbs_pending *p = req->prov_data;
+
+	(void)lep;
+	rdma_reject(p->id, NULL, 0);
+	rdma_destroy_id(p->id);
+	free(p);
+	free(req);
+}
+
+void verbs_conn_destroy(struct verbs_conn *c)
+{
+	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
+
+	if (c->established)
+		rdma_disconnect(c->id); /* the peer hears of it now */
+	scif__progress_del(pg, c->cc_handle);
+	if (c->id && c->id->qp)
+		rdma_destroy_qp(c->id);
+	if (c->cq)
+		ibv_destroy_cq(c->cq);
+	if (c->cc)
+		ibv_destroy_comp_channel(c->cc);
+	if (c->rmr)
+		ibv_dereg_mr(c->rmr);
+	if (c->smr)
+		ibv_dereg_mr(c->smr);
+	if (c->id)
+		rdma_destroy_id(c->id);
+	free(c->rbuf);
+	free(c->sbuf);
+	free(c->rxq);
+	free(c->rxlen);
+	free(c->sfree);
+	scif__ep_put(c->ep);
+	free(c);
+}
+
+void verbs_ep_close(struct scif_ep *ep)
+{
+	struct verbs_ep *ve = scif__ep_prov_data(ep);
+	struct verbs_conn *c;
+	struct rdma_cm_id *port_id;
+
+	scif__ep_lock(ep);
+	c = ve->conn;
+	ve->conn = NULL;
+	if (c)
+		c->closing = true;
+	port_id = ve->port_id;
+	ve->port_id = NULL;
+	scif__ep_unlock(ep);
+	if (c)
+		verbs_conn_destroy(c);
+	if (port_id)
+		rdma_destroy_id(port_id);
+	scif__ep_set_prov_data(ep, NULL);
+	free(ve);
+}
+
+/* ---- rdma_cm events (progress thread) ---- */
+
+static void on_connect_request(struct verbs_prov *vp, struct rdma_cm_event *ev)
+{
+	struct verbs_ep *lve = ev->listen_id->context;
+	struct rdma_cm_id *id = ev->id;
+	struct verbs_pending *p = NULL;
+	struct scif_conn_req *req = NULL;
+	struct verbs_conn_pd pd;
+	int ret = -ECONNREFUSED;
+
+	(void)vp;
+	if (verbs_parse_pd(ev->param.conn.private_data,
+			   ev->param.conn.private_data_len, &pd)) {
+		scif_warn("connection request without a valid SCIF header "
+			  "refused");
+		goto refuse;
+	}
+	p = calloc(1, sizeof(*p));
+	req = calloc(1, sizeof(*req));
+	if (!p || !req)
+		goto refuse;
+	p->id = id;
+	p->depth = pd.depth;
+	p->msg_size = pd.msg_size;
+	req->peer_node = pd.node;
+	req->peer_port = pd.port;
+	req->prov_data = p;
+	scif__ep_lock(lve->ep);
+	ret = scif__ep_conn_request(lve->ep, req);
+	scif__ep_unlock(lve->ep);
+	if (!ret) {
+		rdma_ack_cm_event(ev);
+		return;
+	}
+	scif_info("connection request from %u:%u refused (backlog)", pd.node,
+		  pd.port);
+refuse:
+	free(p);
+	free(req);
+	rdma_reject(id, NULL, 0);
+	rdma_ack_cm_event(ev);
+	rdma_destroy_id(id);
+}
+
+static int event_errno(enum rdma_cm_event_type type)
+{
+	switch (type) {
+	case RDMA_CM_EVENT_REJECTED:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		return -ECONNREFUSED;
+	case RDMA_CM_EVENT_DISCONNECTED:
+		return -ECONNRESET;
+	default: /* address, route, unreachable, device removal */
+		return -ENODEV;
+	}
+}
+
+/* Detach a failed connection; destroy it once the event is acknowledged. */
+static struct verbs_conn *conn_fail(struct verbs_conn *c, int err)
+{
+	struct verbs_ep *ve;
+	struct verbs_conn *dead = NULL;
+
+	scif__ep_lock(c->ep);
+	ve = scif__ep_prov_data(c->ep);
+	if (!c->closing && ve && ve->conn == c) {
+		ve->conn = NULL;
+		c->closing = true;
+		dead = c;
+	}
+	scif__ep_conn_done(c->ep, err, 0, 0);
+	scif__ep_unlock(c->ep);
+	return dead;
+}
+
+static void on_established(struct verbs_conn *c, struct rdma_cm_event *ev)
+{
+	struct verbs_conn_pd pd;
+
+	scif__ep_lock(c->ep);
+	if (c->closing) {
+		scif__ep_unlock(c->ep);
+		return;
+	}
+	c->established = true;
+	if (c->active) {
+		if (verbs_parse_pd(ev->param.conn.private_data,
+				   ev->param.conn.private_data_len, &pd)) {
+			scif_err("acceptor sent no valid SCIF header");
+			c->dead = true;
+			scif__ep_conn_done(c->ep, -ECONNREFUSED, 0, 0);
+			scif__ep_unlock(c->ep);
+			return;
+		}
+		c->peer_node = pd.node;
+		c->peer_port = pd.port;
+		c->peer_depth = pd.depth;
+		c->peer_msg_size = pd.msg_size;
+		c->credits = pd.depth;
+	}
+	scif__ep_conn_done(c->ep, 0, c->peer_node, c->peer_port);
+	scif__ep_unlock(c->ep);
+}
+
+static int on_route_resolved(struct verbs_conn *c)
+{
+	struct rdma_conn_param param = { 0 };
+	struct verbs_conn_pd pd;
+	int ret;
+
+	ret = verbs_conn_setup(c);
+	if (ret)
+		return ret;
+	verbs_conn_fill_pd(c->vp, &pd, scif__ep_port(c->ep));
+	param.private_data = &pd;
+	param.private_data_len = sizeof(pd);
+	param.responder_resources = (uint8_t)c->dev->max_rd_atom;
+	param.initiator_depth = (uint8_t)c->dev->max_rd_atom;
+	param.retry_count = 7;
+	param.rnr_retry_count = 7;
+	if (rdma_connect(c->id, &param)) {
+		ret = verbs_errno(-ECONNREFUSED);
+		scif_err("rdma_connect: %m");
+		return ret;
+	}
+	return 0;
+}
+
+void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev)
+{
+	struct verbs_conn *c = ev->id->context, *dead = NULL;
+	enum rdma_cm_event_type type = ev->event;
+	int ret;
+
+	scif_dbg("cm event %s status %d", rdma_event_str(type), ev->status);
+	if (type == RDMA_CM_EVENT_CONNECT_REQUEST) {
+		on_connect_request(vp, ev);
+		return;
+	}
+	/* Events of listener-owned ids (children still in a backlog) carry the
+	 * listener's context; accept handles those requesters' failures. */
+	if (!c || c->kind != VERBS_CTX_CONN) {
+		rdma_ack_cm_event(ev);
+		return;
+	}
+	switch (type) {
+	case RDMA_CM_EVENT_ADDR_RESOLVED:
+		if (rdma_resolve_route(c->id, c->vp->resolve_ms)) {
+			scif_err("rdma_resolve_route: %m");
+			dead = conn_fail(c, -ENODEV);
+		}
+		break;
+	case RDMA_CM_EVENT_ROUTE_RESOLVED:
+		ret = on_route_resolved(c);
+		if (ret)
+			dead = conn_fail(c, ret);
+		break;
+	case RDMA_CM_EVENT_ESTABLISHED:
+		on_established(c, ev);
+		break;
+	case RDMA_CM_EVENT_DISCONNECTED:
+	case RDMA_CM_EVENT_DEVICE_REMOVAL:
+		scif__ep_lock(c->ep);
+		c->established = false;
+		c->dead = true;
+		if (!c->closing)
+			scif__ep_peer_gone(c->ep, event_errno(type));
+		scif__ep_unlock(c->ep);
+		break;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_REJECTED:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		scif_info("connection failed: %s", rdma_event_str(type));
+		if (c->active) {
+			dead = conn_fail(c, event_errno(type));
+		} else {
+			scif__ep_lock(c->ep);
+			c->dead = true;
+			scif__ep_peer_gone(c->ep, event_errno(type));
+			scif__ep_unlock(c->ep);
+		}
+		break;
+	default:
+		break;
+	}
+	rdma_ack_cm_event(ev);
+	if (dead)
+		verbs_conn_destroy(dead);
+}

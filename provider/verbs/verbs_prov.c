@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Verbs provider instance: the rdma_cm event channel, the per-device
+ * protection domains, node liveness probes and the ops table.
+ */
+#include "verbs.h"
+#include "../../libscif/log.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+int verbs_errno(int fallback)
+{
+	return errno ? -errno : fallback;
+}
+
+static int env_u32(const char *name, uint32_t def, uint32_t lo, uint32_t hi)
+{
+	const char *s = getenv(name);
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s)
+		return (int)def;
+	v = strtoul(s, &end, 0);
+	if (*end || v < lo || v > hi) {
+		scif_warn("%s=%s out of range [%u, %u], using %u", name, s, lo,
+			  hi, def);
+		return (int)def;
+	}
+	return (int)v;
+}
+
+struct verbs_dev *verbs_dev_get(struct verbs_prov *vp,
+				struct ibv_context *verbs)
+{
+	struct ibv_device_attr attr;
+	struct verbs_dev *d;
+
+	pthread_mutex_lock(&vp->dev_lock);
+	for (d = vp->devs; d; d = d->next)
+		if (d->verbs == verbs)
+			goto out;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		goto out;
+	d->verbs = verbs;
+	d->pd = ibv_alloc_pd(verbs);
+	if (!d->pd) {
+		scif_err("ibv_alloc_pd on %s: %m",
+			 ibv_get_device_name(verbs->device));
+		free(d);
+		d = NULL;
+		goto out;
+	}
+	d->max_rd_atom = 1;
+	if (!ibv_query_device(verbs, &attr))
+		d->max_rd_atom = attr.max_qp_rd_atom < 16 ? attr.max_qp_rd_atom :
+							    16;
+	d->next = vp->devs;
+	vp->devs = d;
+out:
+	pthread_mutex_unlock(&vp->dev_lock);
+	return d;
+}
+
+static void verbs_cm_channel_cb(void *arg)
+{
+	struct verbs_prov *vp = arg;
+	struct rdma_cm_event *ev;
+
+	while (!rdma_get_cm_event(vp->ch, &ev))
+		verbs_cm_event(vp, ev); /* acks it */
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		scif_err("rdma_get_cm_event: %m");
+}
+
+static int verbs_init(struct scif_lib *lib, struct scif_prov **out)
+{
+	struct ibv_device **list;
+	struct verbs_prov *vp;
+	int ndev = 0, ret;
+
+	list = ibv_get_device_list(&ndev);
+	if (list)
+		ibv_free_device_list(list);
+	if (ndev <= 0)
+		return -ENODEV;
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return -ENOMEM;
+	vp->lib = lib;
+	pthread_mutex_init(&vp->dev_lock, NULL);
+	vp->depth = (uint32_t)env_u32("SCIF_VERBS_DEPTH", 16, 4, 4096);
+	vp->msg_size = (uint32_t)env_u32("SCIF_VERBS_MSG_SIZE", 32768, 256,
+					 1u << 24);
+	vp->resolve_ms = env_u32("SCIF_VERBS_RESOLVE_MS", 2000, 10, 600000);
+	ret = scif__node_resolve(scif__self(lib), &vp->self_sa,
+				 &vp->self_salen);
+	if (ret)
+		goto err_free;
+	vp->ch = rdma_create_event_channel();
+	if (!vp->ch) {
+		ret = verbs_errno(-ENODEV);
+		scif_err("rdma_create_event_channel: %m");
+		goto err_free;
+	}
+	if (fcntl(vp->ch->fd, F_SETFL,
+		  fcntl(vp->ch->fd, F_GETFL) | O_NONBLOCK)) {
+		ret = -errno;
+		scif_err("fcntl: %m");
+		goto err_ch;
+	}
+	vp->ch_handle = scif__progress_add(scif__lib_progress(lib), vp->ch->fd,
+					   verbs_cm_channel_cb, vp);
+	if (vp->ch_handle < 0) {
+		ret = vp->ch_handle;
+		goto err_ch;
+	}
+	*out = (struct scif_prov *)vp;
+	return 0;
+
+err_ch:
+	rdma_destroy_event_channel(vp->ch);
+err_free:
+	pthread_mutex_destroy(&vp->dev_lock);
+	free(vp);
+	return ret;
+}
+
+static void verbs_fini(struct scif_prov *prov)
+{
+	struct verbs_prov *vp = (struct verbs_prov *)prov;
+	struct verbs_dev *d, *n;
+
+	scif__progress_del(scif__lib_progress(vp->lib), vp->ch_handle);
+	for (d = vp->devs; d; d = n) {
+		n = d->next;
+		ibv_dealloc_pd(d->pd);
+		free(d);
+	}
+	rdma_destroy_event_channel(vp->ch);
+	pthread_mutex_destroy(&vp->dev_lock);
+	free(vp);
+}
+
+/* Wait for one event on a private channel, bounded. */
+static int probe_wait(struct rdma_event_channel *ch,
+		      enum rdma_cm_event_type want, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
+	struct rdma_cm_event *ev;
+	int ok;
+
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -ENODEV;
+	if (rdma_get_cm_event(ch, &ev))
+		return -ENODEV;
+	ok = ev->event == want;
+	rdma_ack_cm_event(ev);
+	return ok ? 0 : -ENODEV;
+}
+
+/*
+ * A node is online when its address resolves through the RDMA stack:
+ * address resolution sends ARP/ND and needs the peer to answer, and route
+ * resolution needs a usable RDMA port towards it.
+ */
+static int verbs_node_probe(struct scif_prov *prov,
+			    const struct scif_node *node, int timeout_ms)
+{
+	struct verbs_prov *vp = (struct verbs_prov *)prov;
+	struct sockaddr_storage dst;
+	struct rdma_event_channel *ch;
+	struct rdma_cm_id *id;
+	socklen_t len;
+	int ret;
+
+	ret = scif__node_resolve(node, &dst, &len);
+	if (ret)
+		return ret;
+	ch = rdma_create_event_channel();
+	if (!ch)
+		return -ENODEV;
+	ret = -ENODEV;
+	if (rdma_create_id(ch, &id, NULL, RDMA_PS_TCP))
+		goto out_ch;
+	if (rdma_resolve_addr(id, (struct sockaddr *)&vp->self_sa,
+			      (struct sockaddr *)&dst, timeout_ms))
+		goto out_id;
+	ret = probe_wait(ch, RDMA_CM_EVENT_ADDR_RESOLVED, timeout_ms + 100);
+	if (ret)
+		goto out_id;
+	ret = -ENODEV;
+	if (rdma_resolve_route(id, timeout_ms))
+		goto out_id;
+	ret = probe_wait(ch, RDMA_CM_EVENT_ROUTE_RESOLVED, timeout_ms + 100);
+out_id:
+	rdma_destroy_id(id);
+out_ch:
+	rdma_destroy_event_channel(ch);
+	scif_dbg("node %u (%s) %s", node->id, node->addr,
+		 ret ? "does not answer" : "answers");
+	return ret;
+}
+
+/* verbs_ep.c */
+int verbs_ep_open(struct scif_prov *prov, struct scif_ep *ep);
+int verbs_ep_bind(struct scif_ep *ep, uint16_t port);
+int verbs_ep_listen(struct scif_ep *ep, int backlog);
+int verbs_ep_connect(struct scif_ep *ep, const struct scif_node *dst,
+		     uint16_t port);
+int verbs_ep_accept(struct scif_ep *lep, struct scif_conn_req *req,
+		    struct scif_ep *newep);
+void verbs_conn_reject(struct scif_ep *lep, struct scif_conn_req *req);
+void verbs_ep_close(struct scif_ep *ep);
+
+const struct scif_provider_ops scif_verbs_ops = {
+	.size = sizeof(struct scif_provider_ops),
+	.name = "verbs",
+	.priority = 100,
+	.init = verbs_init,
+	.fini = verbs_fini,
+	.node_probe = verbs_node_probe,
+	.ep_open = verbs_ep_open,
+	.ep_bind = verbs_ep_bind,
+	.ep_listen = verbs_ep_listen,
+	.ep_connect = verbs_ep_connect,
+	.ep_accept = verbs_ep_accept,
+	.conn_reject = verbs_conn_reject,
+	.ep_close = verbs_ep_close,
+	.send = verbs_send,
+	.recv = verbs_recv,
+	.recv_ready = verbs_recv_ready,
+	.send_ready = verbs_send_ready,
+};
