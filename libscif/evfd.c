@@ -12,8 +12,10 @@ int scif__evfd_open(struct scif_evfd *ev)
 {
 	int sv[2], sz = 1; /* the kernel rounds up to its minimum */
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-		       sv)) {
+	/* The application end stays blocking: O_NONBLOCK on it is the
+	 * application's to set (it asks for an asynchronous connect).  Our own
+	 * operations on it use MSG_DONTWAIT instead. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		int err = errno;
 
 		scif_err("socketpair: %m");
@@ -22,6 +24,14 @@ int scif__evfd_open(struct scif_evfd *ev)
 	/* A small send buffer on the application end keeps "fill until
 	 * unwritable" cheap. */
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (fcntl(sv[1], F_SETFL, O_NONBLOCK)) {
+		int err = errno;
+
+		scif_err("fcntl: %m");
+		close(sv[0]);
+		close(sv[1]);
+		return -err;
+	}
 	ev->app_fd = sv[0];
 	ev->lib_fd = sv[1];
 	ev->in = false;
@@ -45,7 +55,7 @@ static void drain(int fd)
 {
 	char buf[4096];
 
-	while (read(fd, buf, sizeof(buf)) > 0)
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		;
 }
 
@@ -58,7 +68,7 @@ void scif__evfd_set(struct scif_evfd *ev, short mask)
 		return;
 	if (in != ev->in) {
 		if (in) {
-			if (write(ev->lib_fd, "r", 1) != 1)
+			if (send(ev->lib_fd, "r", 1, MSG_DONTWAIT) != 1)
 				scif_err("evfd token write: %m");
 		} else {
 			drain(ev->app_fd);
@@ -71,14 +81,15 @@ void scif__evfd_set(struct scif_evfd *ev, short mask)
 		} else {
 			/* Fill until the kernel refuses: the send buffer is
 			 * full and poll stops reporting POLLOUT. */
-			while (write(ev->app_fd, junk, sizeof(junk)) > 0)
+			while (send(ev->app_fd, junk, sizeof(junk),
+				    MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
 				;
 		}
 		ev->out = out;
 	}
 	if (hup) {
 		drain(ev->lib_fd);
-		if (!in && write(ev->lib_fd, "h", 1) != 1)
+		if (!in && send(ev->lib_fd, "h", 1, MSG_DONTWAIT) != 1)
 			scif_err("evfd token write: %m");
 		shutdown(ev->lib_fd, SHUT_RDWR);
 		ev->hup = true;

@@ -116,7 +116,8 @@ int scif__nodemap_parse(const char *text, struct scif_nodemap *map, char *err,
 		strcpy(map->nodes[map->count].addr, tok[1]);
 		map->count++;
 	}
-	qsort(map->nodes, map->count, sizeof(*map->nodes), node_cmp);
+	if (map->count)
+		qsort(map->nodes, map->count, sizeof(*map->nodes), node_cmp);
 	return 0;
 }
 
@@ -152,10 +153,11 @@ int scif__nodemap_load(const char *path, struct scif_nodemap *map, char *err,
 			text = t;
 			cap += 8192;
 		}
+		errno = 0;
 		n = fread(text + len, 1, cap - len - 1, f);
 		len += n;
 	} while (n > 0);
-	ret = ferror(f) ? -EIO : 0;
+	ret = ferror(f) ? (errno ? -errno : -EIO) : 0;
 	fclose(f);
 	if (!ret) {
 		text[len] = '\0';
@@ -230,7 +232,9 @@ int scif__nodemap_self(const struct scif_nodemap *map, uint16_t *self)
 		char *end;
 		unsigned long id = strtoul(env, &end, 10);
 
-		if (*end || id > SCIF_NODE_ID_MAX ||
+		/* digits only: strtoul would take signs and blanks */
+		if (strspn(env, "0123456789") != strlen(env) || *end ||
+		    id > SCIF_NODE_ID_MAX ||
 		    !scif__nodemap_find(map, (uint16_t)id)) {
 			scif_err("SCIF_SELF_NODE=%s is not a node of the map",
 				 env);

@@ -36,9 +36,9 @@ struct scif_wire_hdr {
 
 void scif__wire_encode(void *buf, const struct scif_wire_hdr *h);
 /*
- * Decode and validate a received message of `total` bytes (header
- * included).  Returns 0, or -EPROTO (too short, bad version, length not
- * matching, unknown type, payload out of the type's bounds).
+ * Decode and check the framing of a received message of `total` bytes
+ * (header included).  Returns 0, or -EPROTO (too short, bad version, length
+ * not matching).  Types and their payload bounds are checked by dispatch.
  */
 int scif__wire_decode(const void *buf, size_t total, struct scif_wire_hdr *h);
 

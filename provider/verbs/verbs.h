@@ -129,6 +129,8 @@ int verbs_parse_pd(const void *data, uint8_t len, struct verbs_conn_pd *out);
 /* verbs_msg.c */
 int verbs_conn_setup(struct verbs_conn *c);
 void verbs_cq_event(void *arg);
+void verbs_cq_drain(struct verbs_conn *c);
+void verbs_conn_flush(struct verbs_conn *c, int timeout_ms);
 ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len);
 ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len);
 int verbs_recv_ready(struct scif_ep *ep);

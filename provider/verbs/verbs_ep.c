@@ -281,6 +281,10 @@ void verbs_ep_close(struct scif_ep *ep)
 	struct rdma_cm_id *port_id;
 
 	scif__ep_lock(ep);
+	/* Only an established connection is never freed by the progress
+	 * thread, so only it can be waited on here. */
+	if (ve->conn && ve->conn->established)
+		verbs_conn_flush(ve->conn, 5000);
 	c = ve->conn;
 	ve->conn = NULL;
 	if (c)
@@ -354,33 +358,27 @@ static int event_errno(enum rdma_cm_event_type type)
 	}
 }
 
-/* Detach a failed connection; destroy it once the event is acknowledged. */
+/* [ep locked] Detach a failed connection; the caller destroys it once the
+ * event is acknowledged. */
 static struct verbs_conn *conn_fail(struct verbs_conn *c, int err)
 {
-	struct verbs_ep *ve;
+	struct verbs_ep *ve = scif__ep_prov_data(c->ep);
 	struct verbs_conn *dead = NULL;
 
-	scif__ep_lock(c->ep);
-	ve = scif__ep_prov_data(c->ep);
-	if (!c->closing && ve && ve->conn == c) {
+	if (ve && ve->conn == c) {
 		ve->conn = NULL;
 		c->closing = true;
 		dead = c;
 	}
 	scif__ep_conn_done(c->ep, err, 0, 0);
-	scif__ep_unlock(c->ep);
 	return dead;
 }
 
+/* [ep locked] */
 static void on_established(struct verbs_conn *c, struct rdma_cm_event *ev)
 {
 	struct verbs_conn_pd pd;
 
-	scif__ep_lock(c->ep);
-	if (c->closing) {
-		scif__ep_unlock(c->ep);
-		return;
-	}
 	c->established = true;
 	if (c->active) {
 		if (verbs_parse_pd(ev->param.conn.private_data,
@@ -388,7 +386,6 @@ static void on_established(struct verbs_conn *c, struct rdma_cm_event *ev)
 			scif_err("acceptor sent no valid SCIF header");
 			c->dead = true;
 			scif__ep_conn_done(c->ep, -ECONNREFUSED, 0, 0);
-			scif__ep_unlock(c->ep);
 			return;
 		}
 		c->peer_node = pd.node;
@@ -398,7 +395,6 @@ static void on_established(struct verbs_conn *c, struct rdma_cm_event *ev)
 		c->credits = pd.depth;
 	}
 	scif__ep_conn_done(c->ep, 0, c->peer_node, c->peer_port);
-	scif__ep_unlock(c->ep);
 }
 
 static int on_route_resolved(struct verbs_conn *c)
@@ -429,6 +425,7 @@ void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev)
 {
 	struct verbs_conn *c = ev->id->context, *dead = NULL;
 	enum rdma_cm_event_type type = ev->event;
+	struct scif_ep *ep;
 	int ret;
 
 	scif_dbg("cm event %s status %d", rdma_event_str(type), ev->status);
@@ -442,6 +439,12 @@ void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev)
 		rdma_ack_cm_event(ev);
 		return;
 	}
+	/* Everything below runs under the endpoint lock; a connection being
+	 * closed is left alone (its owner destroys it after our ack). */
+	ep = c->ep;
+	scif__ep_lock(ep);
+	if (c->closing)
+		goto out;
 	switch (type) {
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
 		if (rdma_resolve_route(c->id, c->vp->resolve_ms)) {
@@ -459,12 +462,13 @@ void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev)
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
-		scif__ep_lock(c->ep);
+		/* Completions that arrived before the hang-up are data the
+		 * application must still be able to read. */
+		if (c->cq)
+			verbs_cq_drain(c);
 		c->established = false;
 		c->dead = true;
-		if (!c->closing)
-			scif__ep_peer_gone(c->ep, event_errno(type));
-		scif__ep_unlock(c->ep);
+		scif__ep_peer_gone(ep, event_errno(type));
 		break;
 	case RDMA_CM_EVENT_ADDR_ERROR:
 	case RDMA_CM_EVENT_ROUTE_ERROR:
@@ -475,16 +479,19 @@ void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev)
 		if (c->active) {
 			dead = conn_fail(c, event_errno(type));
 		} else {
-			scif__ep_lock(c->ep);
 			c->dead = true;
-			scif__ep_peer_gone(c->ep, event_errno(type));
-			scif__ep_unlock(c->ep);
+			scif__ep_peer_gone(ep, event_errno(type));
 		}
 		break;
 	default:
 		break;
 	}
+out:
+	/* dead may hold the last reference to ep: keep one until unlocked */
+	scif__ep_get(ep);
+	scif__ep_unlock(ep);
 	rdma_ack_cm_event(ev);
 	if (dead)
 		verbs_conn_destroy(dead);
+	scif__ep_put(ep);
 }

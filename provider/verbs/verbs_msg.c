@@ -217,13 +217,30 @@ static void conn_error(struct verbs_conn *c, struct ibv_wc *wc)
 	}
 }
 
+/* [ep locked] Process every completion the CQ holds. */
+void verbs_cq_drain(struct verbs_conn *c)
+{
+	struct ibv_wc wc[CQ_BATCH];
+	int n, i;
+
+	while ((n = ibv_poll_cq(c->cq, CQ_BATCH, wc)) > 0) {
+		for (i = 0; i < n; i++) {
+			if (wc[i].wr_id & WRID_SEND)
+				c->sfree[c->nsfree++] = (uint32_t)wc[i].wr_id;
+			if (wc[i].status != IBV_WC_SUCCESS)
+				conn_error(c, &wc[i]);
+			else if (!(wc[i].wr_id & WRID_SEND) && !c->closing)
+				rx_message(c, (uint32_t)wc[i].wr_id,
+					   wc[i].byte_len);
+		}
+	}
+}
+
 void verbs_cq_event(void *arg)
 {
 	struct verbs_conn *c = arg;
-	struct ibv_wc wc[CQ_BATCH];
 	struct ibv_cq *cq;
 	void *ctx;
-	int n, i;
 
 	scif__ep_lock(c->ep);
 	if (!ibv_get_cq_event(c->cc, &cq, &ctx)) {
@@ -231,27 +248,29 @@ void verbs_cq_event(void *arg)
 		ibv_req_notify_cq(cq, 0);
 	}
 	/* Drain after re-arming so nothing completes unnoticed. */
-	while ((n = ibv_poll_cq(c->cq, CQ_BATCH, wc)) > 0) {
-		for (i = 0; i < n; i++) {
-			if (wc[i].status != IBV_WC_SUCCESS) {
-				if (wc[i].wr_id & WRID_SEND)
-					c->sfree[c->nsfree++] =
-						(uint32_t)wc[i].wr_id;
-				conn_error(c, &wc[i]);
-				continue;
-			}
-			if (wc[i].wr_id & WRID_SEND)
-				c->sfree[c->nsfree++] = (uint32_t)wc[i].wr_id;
-			else if (!c->closing)
-				rx_message(c, (uint32_t)wc[i].wr_id,
-					   wc[i].byte_len);
-		}
-	}
+	verbs_cq_drain(c);
 	if (!c->closing) {
 		maybe_send_credit(c);
 		scif__ep_wake(c->ep);
 	}
 	scif__ep_unlock(c->ep);
+}
+
+/*
+ * Before a connection is torn down, wait (bounded) until every message we
+ * posted is acknowledged [ep locked]: the peer then holds all the bytes a blocking send
+ * reported as sent, and can read them after it sees the disconnect.
+ */
+void verbs_conn_flush(struct verbs_conn *c, int timeout_ms)
+{
+	long long deadline = scif__now_ms() + timeout_ms;
+
+	while (c->established && !c->dead && c->nsfree < c->sdepth &&
+	       scif__ep_wait(c->ep, deadline) != -ETIMEDOUT)
+		;
+	if (c->nsfree < c->sdepth && !c->dead)
+		scif_warn("closing with %u messages unacknowledged",
+			  c->sdepth - c->nsfree);
 }
 
 static struct verbs_conn *ep_conn(struct scif_ep *ep)
