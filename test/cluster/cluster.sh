@@ -222,7 +222,7 @@ trap 'exit 143' TERM
     while read -r name; do
         case $name in SCIF_NODES_FILE | SCIF_SELF_NODE) continue ;; esac
         printf 'export %s=%q\n' "$name" "${!name}"
-    done < <(compgen -e | grep -E '^(SCIF|TEST)_' || true)
+    done < <(compgen -e | grep -E '^(SCIF|TEST|ASAN|UBSAN|LSAN)_' || true)
     printf 'cd -- %q || exit 125\n' "$PWD"
     if [ $# -eq 1 ]; then
         printf 'exec bash -c %q\n' "$1"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is
+# missing (scripts/setup.sh), builds with -Werror, runs the unit tests natively
+# and the cluster tests in Soft-RoCE VMs, then repeats the unit tests and the
+# same-node cluster tests in an ASan+UBSan build.  Exits non-zero on any
+# failure.  Safe to run again.
+#
+#   scripts/test.sh [ctest args...]     e.g. scripts/test.sh -R stream
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+log() { printf '\n== %s\n' "$*"; }
+start=$(date +%s)
+
+log "setup (packages, Debian kernel for the test VMs)"
+bash scripts/setup.sh
+
+log "build (Release + -Werror) in build-ci/"
+cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCIF_WERROR=ON >/dev/null
+cmake --build build-ci -j"$(nproc)"
+
+log "build (ASan + UBSan) in build-asan/"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSCIF_WERROR=ON \
+    -DSCIF_SANITIZE=address,undefined >/dev/null
+cmake --build build-asan -j"$(nproc)"
+
+# Sanitizer reports fail the run: any report exits non-zero.
+export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:exitcode=99
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=98
+
+log "sanitizer run: unit tests and same-node cluster tests"
+ctest --test-dir build-asan --output-on-failure -L unit
+ctest --test-dir build-asan --output-on-failure -L cluster -R '_1n$' "$@"
+
+log "full run: unit tests and cluster tests (Soft-RoCE VMs)"
+ctest --test-dir build-ci --output-on-failure "$@"
+
+echo "test.sh: all passed in $(( $(date +%s) - start )) s"
