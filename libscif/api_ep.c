@@ -232,6 +232,7 @@ static int accept_dequeue(struct scif_ep *lep, int flags,
 static void ep_destroy_unpublished(struct scif_ep *ep)
 {
 	ep->lib->ops->ep_close(ep);
+	scif__rma_close(ep);
 	if (ep->bound)
 		scif__port_release(&ep->lib->ports, ep->port.port);
 	scif__ep_put(ep);
@@ -343,6 +344,7 @@ SCIF_EXPORT int scif_close(scif_epd_t epd)
 		pending = next;
 	}
 	lib->ops->ep_close(ep);
+	scif__rma_close(ep);
 	if (ep->bound)
 		scif__port_release(&lib->ports, ep->port.port);
 	scif__ep_put(ep); /* the lookup's */
@@ -361,6 +363,7 @@ void scif__ep_conn_done(struct scif_ep *ep, int err, uint16_t peer_node,
 		ep->state = SCIF_EP_CONNECTED;
 		ep->peer.node = peer_node;
 		ep->peer.port = peer_port;
+		scif__rma_connected(ep);
 	} else {
 		ep->state = SCIF_EP_BOUND;
 		ep->conn_err = err;

@@ -19,6 +19,7 @@ static const struct scif_provider_ops *const providers[] = {
 };
 
 static struct scif_lib *the_lib;
+static pid_t lib_pid; /* the process that initialised it */
 static int lib_err;
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
@@ -43,38 +44,47 @@ static int stub_listen(struct scif_ep *ep, int b)
 	(void)ep, (void)b;
 	return 0;
 }
+static int stub_ctrl_send(struct scif_ep *ep, uint8_t t, const void *p,
+			  uint32_t l)
+{
+	(void)ep, (void)t, (void)p, (void)l;
+	return -EOPNOTSUPP;
+}
 static int stub_win_register(struct scif_ep *ep, void *a, size_t l, off_t o,
-			     int p, void **h)
+			     int p, struct scif_mr *mr)
 {
-	(void)ep, (void)a, (void)l, (void)o, (void)p, (void)h;
+	(void)ep, (void)a, (void)l, (void)o, (void)p, (void)mr;
 	return -EOPNOTSUPP;
 }
-static int stub_win_unregister(struct scif_ep *ep, void *h)
+static void stub_win_unregister(struct scif_ep *ep, struct scif_mr *mr)
 {
-	(void)ep, (void)h;
+	(void)ep, (void)mr;
+}
+static int stub_mr_get(struct scif_ep *ep, void *a, size_t l, int f,
+		       struct scif_mr *mr)
+{
+	(void)ep, (void)a, (void)l, (void)f, (void)mr;
 	return -EOPNOTSUPP;
 }
-static int stub_rma(struct scif_ep *ep, int op, off_t lo, void *la, size_t l,
-		    off_t ro, int f)
+static void stub_mr_put(struct scif_ep *ep, struct scif_mr *mr)
 {
-	(void)ep, (void)op, (void)lo, (void)la, (void)l, (void)ro, (void)f;
+	(void)ep, (void)mr;
+}
+static int stub_rma_post(struct scif_ep *ep, const struct scif_rma_seg *s,
+			 int n)
+{
+	(void)ep, (void)s, (void)n;
 	return -EOPNOTSUPP;
 }
-static int stub_fence_mark(struct scif_ep *ep, int f, int *m)
+static int stub_cache_stats(struct scif_ep *ep, struct scif_regcache_stats *st)
 {
-	(void)ep, (void)f, (void)m;
+	(void)ep, (void)st;
 	return -EOPNOTSUPP;
 }
-static int stub_fence_wait(struct scif_ep *ep, int m)
+static uint64_t stub_rma_max_piece(struct scif_ep *ep)
 {
-	(void)ep, (void)m;
-	return -EOPNOTSUPP;
-}
-static int stub_fence_signal(struct scif_ep *ep, off_t lo, uint64_t lv,
-			     off_t ro, uint64_t rv, int f)
-{
-	(void)ep, (void)lo, (void)lv, (void)ro, (void)rv, (void)f;
-	return -EOPNOTSUPP;
+	(void)ep;
+	return 1u << 30;
 }
 
 static void fill_ops(struct scif_lib *lib, const struct scif_provider_ops *p)
@@ -91,12 +101,14 @@ static void fill_ops(struct scif_lib *lib, const struct scif_provider_ops *p)
 	} while (0)
 	FILL(node_probe, stub_node_probe);
 	FILL(ep_listen, stub_listen);
+	FILL(ctrl_send, stub_ctrl_send);
 	FILL(win_register, stub_win_register);
 	FILL(win_unregister, stub_win_unregister);
-	FILL(rma, stub_rma);
-	FILL(fence_mark, stub_fence_mark);
-	FILL(fence_wait, stub_fence_wait);
-	FILL(fence_signal, stub_fence_signal);
+	FILL(mr_get, stub_mr_get);
+	FILL(mr_put, stub_mr_put);
+	FILL(rma_post, stub_rma_post);
+	FILL(rma_max_piece, stub_rma_max_piece);
+	FILL(cache_stats, stub_cache_stats);
 #undef FILL
 	lib->ops = o;
 }
@@ -175,6 +187,7 @@ static void lib_init(void)
 	}
 	pthread_mutex_init(&lib->table_lock, NULL);
 	pthread_mutex_init(&lib->probe_lock, NULL);
+	pthread_mutex_init(&lib->pinned_lock, NULL);
 	lib->probe_timeout_ms = env_int("SCIF_NODE_PROBE_MS", 1000);
 	lib->probe_ttl_ms = env_int("SCIF_NODE_PROBE_TTL_MS", 2000);
 
@@ -197,6 +210,7 @@ static void lib_init(void)
 		goto err_progress;
 	scif_dbg("self node %u, %zu nodes in %s", lib->self, lib->map.count,
 		 path);
+	lib_pid = getpid();
 	the_lib = lib;
 	return;
 
@@ -227,7 +241,9 @@ __attribute__((destructor)) static void lib_fini(void)
 	struct scif_lib *lib = the_lib;
 	int i;
 
-	if (!lib)
+	/* A forked child shares the parent's devices and threads do not
+	 * exist in it: leave everything to the parent. */
+	if (!lib || getpid() != lib_pid)
 		return;
 	for (i = 0; i < lib->table_size; i++)
 		if (lib->table[i])

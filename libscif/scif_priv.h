@@ -50,6 +50,52 @@ enum scif_ep_op {
 int scif__ep_check(enum scif_ep_state state, enum scif_ep_op op);
 const char *scif__ep_state_name(enum scif_ep_state state);
 
+/* A window of our registered address space (rma.c). */
+struct scif_window {
+	struct scif_window *next; /* sorted by offset */
+	uint64_t offset, len;
+	void *addr;
+	int prot;
+	struct scif_mr mr;
+	uint64_t last_seq; /* last of our RMA requests that used it */
+	int refs;	   /* fence signals waiting on the peer target it */
+	bool ready;	   /* registered (not still being registered) */
+	bool dying;	   /* being unregistered: no new use */
+	struct scif_pinned_pages *pinned;
+};
+
+/* A window of the peer's registered address space, as it announced it. */
+struct scif_rwindow {
+	struct scif_rwindow *next; /* sorted by offset */
+	uint64_t offset, len;
+	int prot;
+	uint64_t rkey;
+	uint64_t last_seq;
+};
+
+/* Work to do when our RMA request `seq` has completed (rma.c, fence.c). */
+struct scif_rma_action {
+	struct scif_rma_action *next;
+	uint64_t seq;	 /* run when rma_done_seq >= seq ... */
+	bool on_reply;	 /* ... or, if set, when reply id arrives */
+	uint32_t reply;
+	struct scif_mr mr; /* registration to release */
+	int bounce;	 /* bounce slot to release, or -1 */
+	void *copy_dst;	 /* bounce data to copy out (vreadfrom) */
+	const void *copy_src;
+	size_t copy_len;
+	uint64_t *store; /* a local fence signal: *store = value */
+	uint64_t value;
+	int remote;	 /* a remote fence signal: write value at raddr */
+	uint64_t raddr, rkey;
+	struct scif_window *ref_window; /* holds a reference on it */
+	uint8_t send_type; /* a deferred control reply (WIN_DEL_ACK, ...) */
+	uint32_t send_id;
+};
+
+#define SCIF_BOUNCE_SLOTS 4
+#define SCIF_BOUNCE_SIZE (64 * 1024)
+
 struct scif_lib {
 	const struct scif_provider_ops *ops; /* full table, stubs filled in */
 	struct scif_provider_ops ops_storage;
@@ -62,6 +108,9 @@ struct scif_lib {
 	pthread_mutex_t table_lock; /* fd -> endpoint table */
 	struct scif_ep **table;
 	int table_size;
+
+	pthread_mutex_t pinned_lock; /* live scif_pin_pages handles */
+	struct scif_pinned_pages *pinned;
 
 	pthread_mutex_t probe_lock; /* node liveness cache */
 	struct {
@@ -93,8 +142,52 @@ struct scif_ep {
 	int npending;
 	struct scif_conn_req *pending_head, *pending_tail;
 
+	/* Registered memory and RMA (rma.c, fence.c). */
+	struct scif_window *windows;
+	struct scif_rwindow *rwindows;
+	uint64_t rma_seq;      /* last request we issued */
+	uint64_t rma_done_seq; /* every request <= this has completed */
+	int rma_err;	       /* a request failed: the connection is gone */
+	struct scif_rma_action *actions, *actions_tail;
+	bool rma_posting; /* a request's pieces are being posted */
+	/* Control requests (WIN_DEL, FENCE_REQ) carry ids; the peer answers
+	 * them in order, so the highest answered id says which are done. */
+	uint32_t ctrl_id, reply_mark;
+	char *bounce;
+	struct scif_mr bounce_mr;
+	unsigned bounce_busy; /* bit per slot */
+
 	void *prov_data;
 };
+
+/* rma.c */
+void scif__rma_close(struct scif_ep *ep);
+/* [ep locked] Queue an action; runs now if its condition already holds. */
+int scif__rma_action_add(struct scif_ep *ep, struct scif_rma_action *a);
+/* [ep locked] Post a request's pieces, waiting for queue room. */
+int scif__rma_post_all(struct scif_ep *ep, struct scif_rma_seg *segs, int n);
+/* [ep locked] Find the local window containing [off, off+len) wholly. */
+struct scif_window *scif__window_find(struct scif_ep *ep, uint64_t off,
+				      uint64_t len);
+struct scif_rwindow *scif__rwindow_find(struct scif_ep *ep, uint64_t off,
+					uint64_t len);
+/* [ep locked] A fresh id for a control request (WIN_DEL, FENCE_REQ). */
+uint32_t scif__ctrl_new_id(struct scif_ep *ep);
+/* [ep locked] The connection is up: set up RMA resources. */
+void scif__rma_connected(struct scif_ep *ep);
+int scif__register(struct scif_ep *ep, void *addr, uint64_t len,
+		   off_t offset, int prot, int map_flags,
+		   struct scif_pinned_pages *pinned, off_t *po);
+void scif__pinned_release(struct scif_lib *lib, struct scif_pinned_pages *pp);
+struct scif_regcache_stats;
+int scif__rma_cache_stats(scif_epd_t epd, struct scif_regcache_stats *st);
+/* [ep locked] Whether control request id has been answered. */
+bool scif__reply_seen(struct scif_ep *ep, uint32_t id);
+/* [ep locked] Wait until it has; -ECONNRESET if the connection goes. */
+int scif__wait_reply(struct scif_ep *ep, uint32_t id);
+/* [ep locked] Wait until our requests up to seq completed. */
+int scif__wait_seq(struct scif_ep *ep, uint64_t seq);
+#define SCIF_CTRL_ID_MASK ((1u << 30) - 1)
 
 /* Library instance; NULL with errno set when initialisation failed. */
 struct scif_lib *scif__lib(void);

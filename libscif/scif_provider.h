@@ -27,6 +27,9 @@ struct scif_ep;
 struct scif_node;
 struct scif_prov; /* a provider instance, private to the provider */
 struct scif_conn_req;
+struct scif_mr;
+struct scif_rma_seg;
+struct scif_regcache_stats;
 
 /* A connection request waiting in a listener's backlog. */
 struct scif_conn_req {
@@ -77,22 +80,72 @@ struct scif_provider_ops {
 	int (*recv_ready)(struct scif_ep *ep);
 	int (*send_ready)(struct scif_ep *ep);
 
-	/* Registered memory and RMA (filled by the RMA work). */
+	/* Core control messages (wire.h types >= SCIF_WIRE_CTRL_FIRST):
+	 * queued in order with the stream, never blocking. [ep locked] */
+	int (*ctrl_send)(struct scif_ep *ep, uint8_t type, const void *payload,
+			 uint32_t len);
+
+	/* A window: [addr, addr+len) reachable at SCIF offset `offset` by
+	 * the peer (mr->rkey) and locally (mr->lkey, addresses are offsets).
+	 * prot is SCIF_PROT_*; the device itself refuses other access. */
 	int (*win_register)(struct scif_ep *ep, void *addr, size_t len,
-			    off_t offset, int prot, void **handle);
-	int (*win_unregister)(struct scif_ep *ep, void *handle);
-	int (*rma)(struct scif_ep *ep, int op, off_t loffset, void *laddr,
-		   size_t len, off_t roffset, int flags);
-	int (*fence_mark)(struct scif_ep *ep, int flags, int *mark);
-	int (*fence_wait)(struct scif_ep *ep, int mark);
-	int (*fence_signal)(struct scif_ep *ep, off_t loff, uint64_t lval,
-			    off_t roff, uint64_t rval, int flags);
+			    off_t offset, int prot, struct scif_mr *mr);
+	void (*win_unregister)(struct scif_ep *ep, struct scif_mr *mr);
+	/* Local registration for the v-ops (addresses are virtual addresses).
+	 * flags: SCIF_MR_CACHE (SCIF_RMA_USECACHE behaviour), SCIF_MR_WRITE
+	 * (the device writes into it). [ep locked] */
+	int (*mr_get)(struct scif_ep *ep, void *addr, size_t len, int flags,
+		      struct scif_mr *mr);
+	void (*mr_put)(struct scif_ep *ep, struct scif_mr *mr);
+	/* Post RMA pieces in order; returns how many were taken (fewer when
+	 * the queue is full: wait for scif__ep_rma_done and post the rest).
+	 * The piece with `last` set reports its request's seq. [ep locked] */
+	int (*rma_post)(struct scif_ep *ep, const struct scif_rma_seg *segs,
+			int n);
+	/* Largest single transfer the device moves in one piece. */
+	uint64_t (*rma_max_piece)(struct scif_ep *ep);
+	/* Counters of the SCIF_RMA_USECACHE registration cache (tests,
+	 * diagnostics); -EOPNOTSUPP without one. */
+	int (*cache_stats)(struct scif_ep *ep, struct scif_regcache_stats *st);
+};
+
+/* A registration made by a provider. */
+struct scif_mr {
+	void *handle;	    /* provider's (verbs: the ibv_mr) */
+	void *cache;	    /* the regcache holding cache_entry */
+	void *cache_entry;  /* regcache entry when cached */
+	uint64_t rkey;	    /* what the peer needs to reach it */
+	uint32_t lkey;
+};
+
+enum scif_rma_op { SCIF_RMA_OP_WRITE = 1, SCIF_RMA_OP_READ };
+enum { SCIF_MR_CACHE = 1, SCIF_MR_WRITE = 2 };
+
+/* One piece of an RMA: local and remote range of one window each. */
+struct scif_rma_seg {
+	enum scif_rma_op op;
+	uint64_t laddr;
+	uint32_t lkey;
+	uint64_t raddr;
+	uint64_t rkey;
+	uint64_t len;
+	uint64_t seq;	    /* the request this piece belongs to */
+	const void *inline_src; /* small write from memory (fence signals) */
+	unsigned last : 1;  /* completion of this piece completes seq */
+	unsigned fence : 1; /* start only after earlier pieces completed */
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */
 extern const struct scif_provider_ops scif_verbs_ops;
 
 /* Upcalls from providers. */
+struct scif_wire_hdr;
+/* [ep locked] A core control message arrived (in stream order). */
+void scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
+			const void *payload);
+/* [ep locked] RMA request seq (and all before it) completed; err < 0 when
+ * the transport failed it. */
+void scif__ep_rma_done(struct scif_ep *ep, uint64_t seq, int err);
 void scif__ep_lock(struct scif_ep *ep);
 void scif__ep_unlock(struct scif_ep *ep);
 void scif__ep_get(struct scif_ep *ep);

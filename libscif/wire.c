@@ -35,6 +35,8 @@ void scif__wire_encode(void *buf, const struct scif_wire_hdr *h)
 	p[1] = SCIF_WIRE_VERSION;
 	put16(p + 2, h->credits);
 	put32(p + 4, h->len);
+	put16(p + 8, h->ccredits);
+	put16(p + 10, 0);
 }
 
 int scif__wire_decode(const void *buf, size_t total, struct scif_wire_hdr *h)
@@ -47,6 +49,7 @@ int scif__wire_decode(const void *buf, size_t total, struct scif_wire_hdr *h)
 	h->version = p[1];
 	h->credits = get16(p + 2);
 	h->len = get32(p + 4);
+	h->ccredits = get16(p + 8);
 	if (h->version != SCIF_WIRE_VERSION)
 		return -EPROTO;
 	if ((size_t)h->len != total - SCIF_WIRE_HDR_LEN)

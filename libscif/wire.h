@@ -2,12 +2,17 @@
 /*
  * Wire framing of the messages SCIF peers exchange over a message-carrying
  * transport (the verbs provider's SEND/RECV ring; a TCP or shared-memory
- * provider would reuse it).  Every message starts with an 8-byte header,
+ * provider would reuse it).  Every message starts with a 12-byte header,
  * little-endian:
  *   byte 0    type (enum scif_wire_type)
  *   byte 1    version (SCIF_WIRE_VERSION)
  *   bytes 2-3 credits returned to the receiver of this message
  *   bytes 4-7 payload length
+ *   bytes 8-9 control credits returned (see below)
+ *   bytes 10-11 reserved, zero
+ * Two credit pools keep control traffic (window announcements, fences)
+ * flowing while the byte stream is stalled by a receiver that does not read:
+ * stream messages spend data credits, everything else control credits.
  * Received messages are checked against the dispatch table: an unknown type,
  * a bad version or a length outside the type's bounds is logged and
  * refused, never trusted.
@@ -19,19 +24,27 @@
 #include <stdint.h>
 
 #define SCIF_WIRE_VERSION 1
-#define SCIF_WIRE_HDR_LEN 8
+#define SCIF_WIRE_HDR_LEN 12
 
 enum scif_wire_type {
-	SCIF_WIRE_DATA = 1,   /* byte-stream payload */
-	SCIF_WIRE_CREDIT = 2, /* credits only, no payload */
+	SCIF_WIRE_DATA = 1,   /* byte-stream payload (data credit) */
+	SCIF_WIRE_CREDIT = 2, /* credits only, no payload (control credit) */
+	/* Core control messages (rma.c, fence.c), carried by the provider. */
+	SCIF_WIRE_WIN_ADD = 3, /* a window was registered */
+	SCIF_WIRE_WIN_DEL,     /* windows are being unregistered */
+	SCIF_WIRE_WIN_DEL_ACK, /* the peer no longer uses them */
+	SCIF_WIRE_FENCE_REQ,   /* tell me when your RMAs so far complete */
+	SCIF_WIRE_FENCE_DONE,  /* they have */
 	SCIF_WIRE_NTYPES
 };
+#define SCIF_WIRE_CTRL_FIRST SCIF_WIRE_WIN_ADD
 
 struct scif_wire_hdr {
 	uint8_t type;
 	uint8_t version;
 	uint16_t credits;
 	uint32_t len;
+	uint16_t ccredits;
 };
 
 void scif__wire_encode(void *buf, const struct scif_wire_hdr *h);

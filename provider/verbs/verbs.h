@@ -7,16 +7,20 @@
  *    processes, and a listener is an rdma_cm listener on its SCIF port.
  *  - Every connected endpoint owns one RC QP, one CQ and one completion
  *    channel; the channel's fd is watched by the progress thread.
- *  - The byte stream travels in SEND messages into pre-posted receive
- *    buffers, with credits: each side may have at most as many messages in
- *    flight as the peer has buffers posted.  Receive buffers are reposted
- *    when the application has consumed them, and the freed credits ride
- *    back on the next message (or in a CREDIT message when half the ring
- *    is waiting).  One credit is kept back for CREDIT messages so that two
- *    sides with nothing but credits to return can never deadlock.
+ *  - The byte stream and the core's control messages travel in SEND
+ *    messages into pre-posted receive buffers, with two credit pools (data,
+ *    control; see verbs_msg.c): each side may have at most as many messages
+ *    of a kind unconsumed as the peer granted.  Stream buffers are reposted
+ *    when the application has read them, control buffers when handled, and
+ *    the freed credits ride back on the next message (or in a CREDIT
+ *    message when half a pool is waiting).  One control credit is kept back
+ *    for CREDIT messages so that credits can always be returned.
+ *  - Windows are memory regions at iova = SCIF offset; RMA is RDMA READ and
+ *    WRITE (verbs_rma.c).
  *
  * Files: verbs_prov.c (instance, devices, node probe, rdma_cm events),
- * verbs_ep.c (endpoint and connection lifecycle), verbs_msg.c (data path).
+ * verbs_ep.c (endpoint and connection lifecycle), verbs_msg.c (messages),
+ * verbs_rma.c (windows, registrations, RDMA READ/WRITE).
  */
 #ifndef SCIF_VERBS_H
 #define SCIF_VERBS_H
@@ -37,8 +41,10 @@ struct verbs_conn_pd {
 	uint8_t rsvd;
 	uint16_t node;
 	uint16_t port;
-	uint16_t depth;	   /* receive buffers the sender of this posted */
+	uint16_t depth;	   /* data credits the sender of this grants */
 	uint32_t msg_size; /* bytes per receive buffer, header included */
+	uint16_t cdepth;   /* control credits it grants */
+	uint16_t rsvd2;
 } __attribute__((packed));
 
 enum verbs_ctx_kind {
@@ -46,11 +52,15 @@ enum verbs_ctx_kind {
 	VERBS_CTX_CONN,	    /* a connection's id */
 };
 
+struct scif_regcache;
+
 struct verbs_dev {
 	struct verbs_dev *next;
 	struct ibv_context *verbs;
 	struct ibv_pd *pd;
 	int max_rd_atom;
+	uint64_t max_msg_sz;
+	struct scif_regcache *rc; /* SCIF_RMA_USECACHE registrations */
 };
 
 struct verbs_prov {
@@ -62,14 +72,24 @@ struct verbs_prov {
 	struct sockaddr_storage self_sa;
 	socklen_t self_salen;
 	uint32_t depth, msg_size; /* receive ring shape we offer */
+	uint32_t cdepth;	  /* control credits we offer */
+	uint32_t rma_depth;	  /* RMA work requests in flight per QP */
 	int resolve_ms;
 };
 
 /* A pending request in a listener's backlog. */
 struct verbs_pending {
 	struct rdma_cm_id *id;
-	uint16_t depth;
+	uint16_t depth, cdepth;
 	uint32_t msg_size;
+};
+
+/* A control message waiting for a control credit. */
+struct verbs_outmsg {
+	struct verbs_outmsg *next;
+	uint8_t type;
+	uint32_t len;
+	char payload[];
 };
 
 struct verbs_conn {
@@ -87,14 +107,15 @@ struct verbs_conn {
 	bool closing;
 	uint16_t peer_node, peer_port;
 
-	/* receive ring */
+	/* receive ring: rdepth + cdepth buffers, shared by both pools */
 	char *rbuf;
 	struct ibv_mr *rmr;
-	uint32_t rdepth, rsize;
+	uint32_t rdepth, cdepth, nrbuf, rsize;
 	uint32_t *rxq; /* indices of buffers holding unread DATA, in order */
 	uint32_t *rxlen;
 	uint32_t rx_head, rx_count, rx_off;
-	uint32_t returnable; /* reposted, not yet announced to the peer */
+	uint32_t returnable;  /* data buffers reposted, not yet announced */
+	uint32_t creturnable; /* control buffers likewise */
 
 	/* send buffers */
 	char *sbuf;
@@ -102,8 +123,14 @@ struct verbs_conn {
 	uint32_t sdepth, ssize;
 	uint32_t *sfree;
 	uint32_t nsfree;
-	uint32_t credits; /* messages the peer can take now */
-	uint32_t peer_depth, peer_msg_size;
+	uint32_t credits;  /* stream messages the peer can take now */
+	uint32_t ccredits; /* control messages likewise */
+	uint32_t peer_depth, peer_cdepth, peer_msg_size;
+	struct verbs_outmsg *out_head, *out_tail;
+
+	/* RMA */
+	uint32_t rma_depth, rma_inflight;
+	uint64_t max_piece;
 };
 
 struct verbs_ep {
@@ -135,5 +162,25 @@ ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len);
 ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len);
 int verbs_recv_ready(struct scif_ep *ep);
 int verbs_send_ready(struct scif_ep *ep);
+int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
+		    uint32_t len);
+
+/* verbs_rma.c */
+int verbs_win_register(struct scif_ep *ep, void *addr, size_t len,
+		       off_t offset, int prot, struct scif_mr *mr);
+void verbs_win_unregister(struct scif_ep *ep, struct scif_mr *mr);
+int verbs_mr_get(struct scif_ep *ep, void *addr, size_t len, int flags,
+		 struct scif_mr *mr);
+void verbs_mr_put(struct scif_ep *ep, struct scif_mr *mr);
+int verbs_rma_post(struct scif_ep *ep, const struct scif_rma_seg *segs, int n);
+uint64_t verbs_rma_max_piece(struct scif_ep *ep);
+int verbs_cache_stats(struct scif_ep *ep, struct scif_regcache_stats *st);
+void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc);
+
+/* Work request ids. */
+#define WRID_SEND (1ull << 63)
+#define WRID_RMA (1ull << 62)
+#define WRID_LAST (1ull << 61)
+#define WRID_SEQ_MASK ((1ull << 56) - 1)
 
 #endif

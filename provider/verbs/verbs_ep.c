@@ -46,6 +46,7 @@ void verbs_conn_fill_pd(struct verbs_prov *vp, struct verbs_conn_pd *pd,
 	pd->port = htons(port);
 	pd->depth = htons((uint16_t)vp->depth);
 	pd->msg_size = htonl(vp->msg_size);
+	pd->cdepth = htons((uint16_t)vp->cdepth);
 }
 
 int verbs_parse_pd(const void *data, uint8_t len, struct verbs_conn_pd *out)
@@ -62,7 +63,9 @@ int verbs_parse_pd(const void *data, uint8_t len, struct verbs_conn_pd *out)
 	out->port = ntohs(pd.port);
 	out->depth = ntohs(pd.depth);
 	out->msg_size = ntohl(pd.msg_size);
-	if (out->depth < 2 || out->msg_size <= SCIF_WIRE_HDR_LEN)
+	out->cdepth = ntohs(pd.cdepth);
+	if (out->depth < 2 || out->cdepth < 2 ||
+	    out->msg_size <= SCIF_WIRE_HDR_LEN)
 		return -EPROTO;
 	return 0;
 }
@@ -199,10 +202,17 @@ int verbs_ep_accept(struct scif_ep *lep, struct scif_conn_req *req,
 	c->peer_port = req->peer_port;
 	c->peer_depth = p->depth;
 	c->peer_msg_size = p->msg_size;
+	c->peer_cdepth = p->cdepth;
 	c->credits = p->depth;
+	c->ccredits = p->cdepth;
 	ret = verbs_conn_setup(c);
-	if (ret)
-		goto err_conn;
+	if (ret) {
+		/* (typically the requester is gone) c owns the id and what
+		 * setup created of the QP, CQ and channel: release it all */
+		rdma_reject(p->id, NULL, 0);
+		verbs_conn_destroy(c);
+		goto err_free;
+	}
 	scif__ep_lock(newep);
 	ve->conn = c;
 	__atomic_store_n(&c->id->context, c, __ATOMIC_RELEASE);
@@ -218,18 +228,16 @@ int verbs_ep_accept(struct scif_ep *lep, struct scif_conn_req *req,
 		/* the requester is gone: the core closes newep */
 		ret = verbs_errno(-ECONNRESET);
 		scif_info("rdma_accept: %m");
-		return ret;
+		goto err_free; /* c, which owns the id, goes with newep */
 	}
 	free(p);
 	free(req);
 	return 0;
 
-err_conn:
-	scif__ep_put(c->ep);
-	free(c);
 err_reject:
 	rdma_reject(p->id, NULL, 0);
 	rdma_destroy_id(p->id);
+err_free:
 	free(p);
 	free(req);
 	return ret;
@@ -270,6 +278,12 @@ void verbs_conn_destroy(struct verbs_conn *c)
 	free(c->rxq);
 	free(c->rxlen);
 	free(c->sfree);
+	while (c->out_head) {
+		struct verbs_outmsg *m = c->out_head;
+
+		c->out_head = m->next;
+		free(m);
+	}
 	scif__ep_put(c->ep);
 	free(c);
 }
@@ -324,6 +338,7 @@ static void on_connect_request(struct verbs_prov *vp, struct rdma_cm_event *ev)
 		goto refuse;
 	p->id = id;
 	p->depth = pd.depth;
+	p->cdepth = pd.cdepth;
 	p->msg_size = pd.msg_size;
 	req->peer_node = pd.node;
 	req->peer_port = pd.port;
@@ -374,8 +389,9 @@ static struct verbs_conn *conn_fail(struct verbs_conn *c, int err)
 	return dead;
 }
 
-/* [ep locked] */
-static void on_established(struct verbs_conn *c, struct rdma_cm_event *ev)
+/* [ep locked] Returns a connection to destroy after the ack, if any. */
+static struct verbs_conn *on_established(struct verbs_conn *c,
+					 struct rdma_cm_event *ev)
 {
 	struct verbs_conn_pd pd;
 
@@ -385,16 +401,18 @@ static void on_established(struct verbs_conn *c, struct rdma_cm_event *ev)
 				   ev->param.conn.private_data_len, &pd)) {
 			scif_err("acceptor sent no valid SCIF header");
 			c->dead = true;
-			scif__ep_conn_done(c->ep, -ECONNREFUSED, 0, 0);
-			return;
+			return conn_fail(c, -ECONNREFUSED);
 		}
 		c->peer_node = pd.node;
 		c->peer_port = pd.port;
 		c->peer_depth = pd.depth;
 		c->peer_msg_size = pd.msg_size;
+		c->peer_cdepth = pd.cdepth;
 		c->credits = pd.depth;
+		c->ccredits = pd.cdepth;
 	}
 	scif__ep_conn_done(c->ep, 0, c->peer_node, c->peer_port);
+	return NULL;
 }
 
 static int on_route_resolved(struct verbs_conn *c)
@@ -458,7 +476,7 @@ void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev)
 			dead = conn_fail(c, ret);
 		break;
 	case RDMA_CM_EVENT_ESTABLISHED:
-		on_established(c, ev);
+		dead = on_established(c, ev);
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:

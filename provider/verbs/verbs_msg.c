@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Verbs data path: the credit-managed SEND/RECV ring that carries the SCIF
- * byte stream (see verbs.h for the scheme).
+ * byte stream and the core's control messages (see verbs.h and wire.h).
  *
- * Work request ids: receives carry their ring index; sends carry the send
- * buffer index with WRID_SEND set.
+ * The receive ring has rdepth + cdepth buffers.  The peer may have at most
+ * rdepth stream messages and cdepth control messages unconsumed at once;
+ * receives land in whichever buffer is next, so the pools are counts, not
+ * buffer ranges.  Stream buffers are reposted when the application has read
+ * them, control buffers as soon as they are handled.  One control credit is
+ * kept for CREDIT messages, so credits can always be returned.
  */
 #include "verbs.h"
 #include "../../libscif/log.h"
@@ -14,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WRID_SEND (1ull << 63)
 #define CQ_BATCH 32
 
 static void *ring_alloc(size_t len)
@@ -47,14 +50,25 @@ int verbs_conn_setup(struct verbs_conn *c)
 {
 	struct verbs_prov *vp = c->vp;
 	struct ibv_qp_init_attr qa = { 0 };
+	struct ibv_device_attr attr;
 	uint32_t i;
-	int ret, access = IBV_ACCESS_LOCAL_WRITE;
+	int ret;
 
 	c->dev = verbs_dev_get(vp, c->id->verbs);
 	if (!c->dev)
 		return -ENOMEM;
-	c->rdepth = c->sdepth = vp->depth;
+	c->rdepth = vp->depth;
+	c->cdepth = vp->cdepth;
+	c->nrbuf = c->rdepth + c->cdepth;
+	c->sdepth = c->nrbuf;
 	c->rsize = c->ssize = vp->msg_size;
+	c->rma_depth = vp->rma_depth;
+	c->max_piece = 1u << 30;
+	if (!ibv_query_device(c->id->verbs, &attr) && attr.max_qp_wr > 0 &&
+	    (uint32_t)attr.max_qp_wr < c->sdepth + c->rma_depth)
+		c->rma_depth = (uint32_t)attr.max_qp_wr > c->sdepth + 4 ?
+				       (uint32_t)attr.max_qp_wr - c->sdepth :
+				       4;
 	c->cc = ibv_create_comp_channel(c->id->verbs);
 	if (!c->cc) {
 		ret = verbs_errno(-ENOMEM);
@@ -63,7 +77,8 @@ int verbs_conn_setup(struct verbs_conn *c)
 	}
 	if (fcntl(c->cc->fd, F_SETFL, fcntl(c->cc->fd, F_GETFL) | O_NONBLOCK))
 		return -errno;
-	c->cq = ibv_create_cq(c->id->verbs, (int)(c->rdepth + c->sdepth), c,
+	c->cq = ibv_create_cq(c->id->verbs,
+			      (int)(c->nrbuf + c->sdepth + c->rma_depth), c,
 			      c->cc, 0);
 	if (!c->cq) {
 		ret = verbs_errno(-ENOMEM);
@@ -73,26 +88,27 @@ int verbs_conn_setup(struct verbs_conn *c)
 	qa.send_cq = c->cq;
 	qa.recv_cq = c->cq;
 	qa.qp_type = IBV_QPT_RC;
-	qa.cap.max_send_wr = c->sdepth;
-	qa.cap.max_recv_wr = c->rdepth;
+	qa.cap.max_send_wr = c->sdepth + c->rma_depth;
+	qa.cap.max_recv_wr = c->nrbuf;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;
+	qa.cap.max_inline_data = 64; /* fence signals go inline */
 	if (rdma_create_qp(c->id, c->dev->pd, &qa)) {
 		ret = verbs_errno(-ENOMEM);
 		scif_err("rdma_create_qp: %m");
 		return ret;
 	}
-	c->rbuf = ring_alloc((size_t)c->rdepth * c->rsize);
+	c->rbuf = ring_alloc((size_t)c->nrbuf * c->rsize);
 	c->sbuf = ring_alloc((size_t)c->sdepth * c->ssize);
-	c->rxq = calloc(c->rdepth, sizeof(*c->rxq));
-	c->rxlen = calloc(c->rdepth, sizeof(*c->rxlen));
+	c->rxq = calloc(c->nrbuf, sizeof(*c->rxq));
+	c->rxlen = calloc(c->nrbuf, sizeof(*c->rxlen));
 	c->sfree = calloc(c->sdepth, sizeof(*c->sfree));
 	if (!c->rbuf || !c->sbuf || !c->rxq || !c->rxlen || !c->sfree)
 		return -ENOMEM;
-	c->rmr = ibv_reg_mr(c->dev->pd, c->rbuf, (size_t)c->rdepth * c->rsize,
-			    access);
+	c->rmr = ibv_reg_mr(c->dev->pd, c->rbuf, (size_t)c->nrbuf * c->rsize,
+			    IBV_ACCESS_LOCAL_WRITE);
 	c->smr = ibv_reg_mr(c->dev->pd, c->sbuf, (size_t)c->sdepth * c->ssize,
-			    access);
+			    IBV_ACCESS_LOCAL_WRITE);
 	if (!c->rmr || !c->smr) {
 		ret = verbs_errno(-ENOMEM);
 		scif_err("ibv_reg_mr: %m");
@@ -101,7 +117,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	for (i = 0; i < c->sdepth; i++)
 		c->sfree[i] = i;
 	c->nsfree = c->sdepth;
-	for (i = 0; i < c->rdepth; i++) {
+	for (i = 0; i < c->nrbuf; i++) {
 		ret = post_recv(c, i);
 		if (ret)
 			return ret;
@@ -113,7 +129,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	return c->cc_handle < 0 ? c->cc_handle : 0;
 }
 
-/* [ep locked] Post one message from send buffer idx. */
+/* [ep locked] Post one message; the caller checked credits and buffers. */
 static int post_msg(struct verbs_conn *c, uint8_t type, const void *data,
 		    uint32_t len)
 {
@@ -121,6 +137,7 @@ static int post_msg(struct verbs_conn *c, uint8_t type, const void *data,
 	char *buf = c->sbuf + (size_t)idx * c->ssize;
 	struct scif_wire_hdr h = { .type = type,
 				   .credits = (uint16_t)c->returnable,
+				   .ccredits = (uint16_t)c->creturnable,
 				   .len = len };
 	struct ibv_sge sge = { .addr = (uintptr_t)buf,
 			       .length = SCIF_WIRE_HDR_LEN + len,
@@ -143,17 +160,69 @@ static int post_msg(struct verbs_conn *c, uint8_t type, const void *data,
 		return -ECONNRESET;
 	}
 	c->returnable = 0;
-	c->credits--;
+	c->creturnable = 0;
+	if (type == SCIF_WIRE_DATA)
+		c->credits--;
+	else
+		c->ccredits--;
 	return 0;
 }
 
-/* [ep locked] Return credits when half the ring waits to be announced. */
+static bool can_talk(struct verbs_conn *c)
+{
+	return !c->dead && c->established && c->nsfree;
+}
+
+/* [ep locked] Send queued control messages while credits allow, keeping
+ * the last control credit for a CREDIT message. */
+static void flush_outbox(struct verbs_conn *c)
+{
+	while (c->out_head && can_talk(c) && c->ccredits > 1) {
+		struct verbs_outmsg *m = c->out_head;
+
+		if (post_msg(c, m->type, m->payload, m->len))
+			return;
+		c->out_head = m->next;
+		if (!c->out_head)
+			c->out_tail = NULL;
+		free(m);
+	}
+}
+
+/* [ep locked] Return credits when half of either pool waits. */
 static void maybe_send_credit(struct verbs_conn *c)
 {
-	if (c->dead || !c->established || c->returnable < c->rdepth / 2 ||
-	    !c->credits || !c->nsfree)
+	if (!can_talk(c) || !c->ccredits)
 		return;
-	post_msg(c, SCIF_WIRE_CREDIT, NULL, 0);
+	if (c->returnable >= c->rdepth / 2 || c->creturnable >= c->cdepth / 2)
+		post_msg(c, SCIF_WIRE_CREDIT, NULL, 0);
+}
+
+int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
+		    uint32_t len)
+{
+	struct verbs_ep *ve = scif__ep_prov_data(ep);
+	struct verbs_conn *c = ve ? ve->conn : NULL;
+	struct verbs_outmsg *m;
+
+	if (!c || c->dead)
+		return -ECONNRESET;
+	if (len > c->peer_msg_size - SCIF_WIRE_HDR_LEN || len > c->ssize)
+		return -EMSGSIZE;
+	m = malloc(sizeof(*m) + len);
+	if (!m)
+		return -ENOMEM;
+	m->next = NULL;
+	m->type = type;
+	m->len = len;
+	memcpy(m->payload, payload, len);
+	if (c->out_tail)
+		c->out_tail->next = m;
+	else
+		c->out_head = m;
+	c->out_tail = m;
+	flush_outbox(c);
+	return 0;
 }
 
 static int rx_data(void *ctx, const struct scif_wire_hdr *h, const void *p)
@@ -162,7 +231,7 @@ static int rx_data(void *ctx, const struct scif_wire_hdr *h, const void *p)
 	uint32_t idx = (uint32_t)(((const char *)p - SCIF_WIRE_HDR_LEN -
 				   c->rbuf) / c->rsize);
 
-	c->rxq[(c->rx_head + c->rx_count) % c->rdepth] = idx;
+	c->rxq[(c->rx_head + c->rx_count) % c->nrbuf] = idx;
 	c->rxlen[idx] = h->len;
 	c->rx_count++;
 	return 1; /* buffer kept until the application reads it */
@@ -174,35 +243,56 @@ static int rx_credit(void *ctx, const struct scif_wire_hdr *h, const void *p)
 	return 0;
 }
 
+static int rx_ctrl(void *ctx, const struct scif_wire_hdr *h, const void *p)
+{
+	struct verbs_conn *c = ctx;
+
+	scif__ep_ctrl_recv(c->ep, h, p);
+	return 0;
+}
+
 static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
 {
+	const uint32_t max = c->rsize - SCIF_WIRE_HDR_LEN;
 	const struct scif_wire_handler table[SCIF_WIRE_NTYPES] = {
-		[SCIF_WIRE_DATA] = { rx_data, 1, c->rsize - SCIF_WIRE_HDR_LEN },
+		[SCIF_WIRE_DATA] = { rx_data, 1, max },
 		[SCIF_WIRE_CREDIT] = { rx_credit, 0, 0 },
+		[SCIF_WIRE_WIN_ADD] = { rx_ctrl, 0, max },
+		[SCIF_WIRE_WIN_DEL] = { rx_ctrl, 0, max },
+		[SCIF_WIRE_WIN_DEL_ACK] = { rx_ctrl, 0, max },
+		[SCIF_WIRE_FENCE_REQ] = { rx_ctrl, 0, max },
+		[SCIF_WIRE_FENCE_DONE] = { rx_ctrl, 0, max },
 	};
 	const char *buf = c->rbuf + (size_t)idx * c->rsize;
-	struct scif_wire_hdr h;
+	struct scif_wire_hdr h = { 0 };
 	int kept;
 
-	if (idx >= c->rdepth || bytes > c->rsize) {
+	if (idx >= c->nrbuf || bytes > c->rsize) {
 		scif_err("receive completion out of the ring (%u, %u bytes)",
 			 idx, bytes);
 		return;
 	}
 	if (!scif__wire_decode(buf, bytes, &h)) {
-		if (c->credits + h.credits > c->peer_depth) {
-			scif_err("peer returned %u credits it never had",
-				 h.credits);
+		if (c->credits + h.credits > c->peer_depth ||
+		    c->ccredits + h.ccredits > c->peer_cdepth) {
+			scif_err("peer returned credits it never had (%u, %u)",
+				 h.credits, h.ccredits);
 		} else {
 			c->credits += h.credits;
+			c->ccredits += h.ccredits;
 		}
 	}
 	kept = scif__wire_dispatch(table, SCIF_WIRE_NTYPES, c, buf, bytes);
 	if (kept == 1)
 		return;
-	/* Consumed by the header alone, or refused: reuse the buffer. */
-	if (!post_recv(c, idx))
-		c->returnable++;
+	/* Consumed by the header alone, handled, or refused: reuse it, and
+	 * return the credit of the pool its type draws from. */
+	if (!post_recv(c, idx)) {
+		if (h.type == SCIF_WIRE_DATA)
+			c->returnable++;
+		else
+			c->creturnable++;
+	}
 }
 
 static void conn_error(struct verbs_conn *c, struct ibv_wc *wc)
@@ -225,13 +315,16 @@ void verbs_cq_drain(struct verbs_conn *c)
 
 	while ((n = ibv_poll_cq(c->cq, CQ_BATCH, wc)) > 0) {
 		for (i = 0; i < n; i++) {
-			if (wc[i].wr_id & WRID_SEND)
-				c->sfree[c->nsfree++] = (uint32_t)wc[i].wr_id;
+			uint64_t id = wc[i].wr_id;
+
+			if (id & WRID_RMA)
+				verbs_rma_complete(c, &wc[i]);
+			else if (id & WRID_SEND)
+				c->sfree[c->nsfree++] = (uint32_t)id;
 			if (wc[i].status != IBV_WC_SUCCESS)
 				conn_error(c, &wc[i]);
-			else if (!(wc[i].wr_id & WRID_SEND) && !c->closing)
-				rx_message(c, (uint32_t)wc[i].wr_id,
-					   wc[i].byte_len);
+			else if (!(id & (WRID_SEND | WRID_RMA)) && !c->closing)
+				rx_message(c, (uint32_t)id, wc[i].byte_len);
 		}
 	}
 }
@@ -250,6 +343,7 @@ void verbs_cq_event(void *arg)
 	/* Drain after re-arming so nothing completes unnoticed. */
 	verbs_cq_drain(c);
 	if (!c->closing) {
+		flush_outbox(c);
 		maybe_send_credit(c);
 		scif__ep_wake(c->ep);
 	}
@@ -257,20 +351,23 @@ void verbs_cq_event(void *arg)
 }
 
 /*
- * Before a connection is torn down, wait (bounded) until every message we
- * posted is acknowledged [ep locked]: the peer then holds all the bytes a blocking send
- * reported as sent, and can read them after it sees the disconnect.
+ * Before a connection is torn down, wait (bounded) until every message and
+ * RMA we posted is acknowledged [ep locked]: the peer then holds all the
+ * bytes a blocking send reported as sent, and can read them after it sees
+ * the disconnect.
  */
 void verbs_conn_flush(struct verbs_conn *c, int timeout_ms)
 {
 	long long deadline = scif__now_ms() + timeout_ms;
 
-	while (c->established && !c->dead && c->nsfree < c->sdepth &&
+	while (c->established && !c->dead &&
+	       (c->nsfree < c->sdepth || c->rma_inflight || c->out_head) &&
 	       scif__ep_wait(c->ep, deadline) != -ETIMEDOUT)
 		;
-	if (c->nsfree < c->sdepth && !c->dead)
-		scif_warn("closing with %u messages unacknowledged",
-			  c->sdepth - c->nsfree);
+	if ((c->nsfree < c->sdepth || c->rma_inflight) && !c->dead)
+		scif_warn("closing with %u messages and %u RMAs "
+			  "unacknowledged",
+			  c->sdepth - c->nsfree, c->rma_inflight);
 }
 
 static struct verbs_conn *ep_conn(struct scif_ep *ep)
@@ -290,8 +387,10 @@ ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len)
 		return -ECONNRESET;
 	max = (c->peer_msg_size < c->ssize ? c->peer_msg_size : c->ssize) -
 	      SCIF_WIRE_HDR_LEN;
-	/* Keep the last credit for a CREDIT message (see verbs.h). */
-	while (sent < len && c->credits > 1 && c->nsfree) {
+	/* Control messages queued for credits go first: a window announced
+	 * before these bytes must be known to the peer when it reads them. */
+	flush_outbox(c);
+	while (sent < len && !c->out_head && c->credits && c->nsfree) {
 		uint32_t chunk = len - sent < max ? (uint32_t)(len - sent) : max;
 
 		if (post_msg(c, SCIF_WIRE_DATA, (const char *)buf + sent, chunk))
@@ -321,7 +420,7 @@ ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len)
 		c->rx_off += (uint32_t)n;
 		if (c->rx_off == c->rxlen[idx]) {
 			c->rx_off = 0;
-			c->rx_head = (c->rx_head + 1) % c->rdepth;
+			c->rx_head = (c->rx_head + 1) % c->nrbuf;
 			c->rx_count--;
 			if (!c->dead && !post_recv(c, idx))
 				c->returnable++;
@@ -342,5 +441,5 @@ int verbs_send_ready(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
-	return c && !c->dead && c->credits > 1 && c->nsfree;
+	return c && !c->dead && !c->out_head && c->credits && c->nsfree;
 }

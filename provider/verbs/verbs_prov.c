@@ -5,6 +5,7 @@
  */
 #include "verbs.h"
 #include "../../libscif/log.h"
+#include "../../libscif/regcache.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -96,6 +97,8 @@ static int verbs_init(struct scif_lib *lib, struct scif_prov **out)
 	vp->depth = (uint32_t)env_u32("SCIF_VERBS_DEPTH", 16, 4, 4096);
 	vp->msg_size = (uint32_t)env_u32("SCIF_VERBS_MSG_SIZE", 32768, 256,
 					 1u << 24);
+	vp->cdepth = (uint32_t)env_u32("SCIF_VERBS_CTRL_DEPTH", 8, 4, 1024);
+	vp->rma_depth = (uint32_t)env_u32("SCIF_VERBS_RMA_DEPTH", 64, 4, 4096);
 	vp->resolve_ms = env_u32("SCIF_VERBS_RESOLVE_MS", 2000, 10, 600000);
 	ret = scif__node_resolve(scif__self(lib), &vp->self_sa,
 				 &vp->self_salen);
@@ -138,6 +141,8 @@ static void verbs_fini(struct scif_prov *prov)
 	scif__progress_del(scif__lib_progress(vp->lib), vp->ch_handle);
 	for (d = vp->devs; d; d = n) {
 		n = d->next;
+		if (d->rc)
+			scif__regcache_destroy(d->rc);
 		ibv_dealloc_pd(d->pd);
 		free(d);
 	}
@@ -235,4 +240,12 @@ const struct scif_provider_ops scif_verbs_ops = {
 	.recv = verbs_recv,
 	.recv_ready = verbs_recv_ready,
 	.send_ready = verbs_send_ready,
+	.ctrl_send = verbs_ctrl_send,
+	.win_register = verbs_win_register,
+	.win_unregister = verbs_win_unregister,
+	.mr_get = verbs_mr_get,
+	.mr_put = verbs_mr_put,
+	.rma_post = verbs_rma_post,
+	.rma_max_piece = verbs_rma_max_piece,
+	.cache_stats = verbs_cache_stats,
 };

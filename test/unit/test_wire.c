@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of the wire framing (libscif/wire.c): the 8-byte little-endian
+ * Unit tests of the wire framing (libscif/wire.c): the 12-byte little-endian
  * header, its validation, and dispatch to per-type handlers.
  */
 #include <stdarg.h>
@@ -41,15 +41,16 @@ static void test_encode_byte_layout(void **state)
 	struct scif_wire_hdr h = { .type = SCIF_WIRE_CREDIT,
 				   .version = SCIF_WIRE_VERSION,
 				   .credits = 0x1234,
-				   .len = 0x89abcdefu };
+				   .len = 0x89abcdefu,
+				   .ccredits = 0x5678 };
 	static const uint8_t want[SCIF_WIRE_HDR_LEN] = {
 		SCIF_WIRE_CREDIT, SCIF_WIRE_VERSION, 0x34, 0x12,
-		0xef, 0xcd, 0xab, 0x89,
+		0xef, 0xcd, 0xab, 0x89, 0x78, 0x56, 0x00, 0x00,
 	};
 	size_t i;
 
 	(void)state;
-	assert_int_equal(SCIF_WIRE_HDR_LEN, 8);
+	assert_int_equal(SCIF_WIRE_HDR_LEN, 12);
 	memset(buf, CANARY, sizeof(buf));
 	scif__wire_encode(buf, &h);
 	for (i = 0; i < SCIF_WIRE_HDR_LEN; i++)
@@ -98,6 +99,7 @@ static void test_decode_byte_layout(void **state)
 	/* Hand-made little-endian header + 3 payload bytes. */
 	static const uint8_t msg[] = { SCIF_WIRE_DATA, SCIF_WIRE_VERSION,
 				       0xcd, 0xab, 0x03, 0x00, 0x00, 0x00,
+				       0x02, 0x01, 0x00, 0x00,
 				       'a', 'b', 'c' };
 	struct scif_wire_hdr h;
 
@@ -108,6 +110,7 @@ static void test_decode_byte_layout(void **state)
 	assert_int_equal(h.version, SCIF_WIRE_VERSION);
 	assert_int_equal(h.credits, 0xabcd);
 	assert_int_equal(h.len, 3);
+	assert_int_equal(h.ccredits, 0x0102);
 }
 
 static void test_decode_len_uses_all_four_bytes(void **state)

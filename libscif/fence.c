@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Fences: marks, waits and signals over the RMA sequence numbers (rma.c).
+ *
+ * How marks map onto completions:
+ * - Our RMA requests are numbered (seq) in posting order on one RC QP,
+ *   which completes them in that order.  A SCIF_FENCE_INIT_SELF mark is the
+ *   seq of the last request begun; waiting on it waits for rma_done_seq to
+ *   reach it.  Marks are ints: seq modulo 2^30, read back relative to the
+ *   current seq (a mark is good for 2^29 requests).
+ * - Our peer's RMAs complete on the peer, so a SCIF_FENCE_INIT_PEER mark
+ *   sends FENCE_REQ(id); the peer answers FENCE_DONE(id) once every request
+ *   it had begun when the request arrived has completed.  Such marks are
+ *   the id with bit 30 set.
+ * - scif_fence_signal with SCIF_SIGNAL_REMOTE posts an 8-byte RDMA WRITE
+ *   of the value once the marked requests have completed (their last piece
+ *   acknowledged, or for INIT_PEER the peer's FENCE_DONE), with
+ *   IBV_SEND_FENCE as well: the value is never visible before the data,
+ *   whether the data came by RDMA WRITE or READ.  Waiting for completion
+ *   costs one round trip more than relying on RC write ordering, and needs
+ *   no assumption about how a device places the bytes of earlier writes.
+ *   SCIF_SIGNAL_LOCAL stores the value from the completion path once the
+ *   marked requests (ours, or the peer's per FENCE_DONE) are done.
+ */
+#include "scif_priv.h"
+#include "log.h"
+#include "wire.h"
+
+#include <endian.h>
+#include <stdlib.h>
+
+#define MARK_PEER (1u << 30)
+#define MARK_MASK ((1u << 30) - 1)
+
+struct wire_id {
+	uint32_t id, rsvd;
+};
+
+static int fence_enter(scif_epd_t epd, struct scif_ep **ep)
+{
+	int ret = scif__ep_lookup(epd, ep);
+
+	if (ret)
+		return ret;
+	scif__ep_lock(*ep);
+	ret = scif__ep_check((*ep)->state, SCIF_OP_RMA);
+	if (ret) {
+		scif__ep_unlock(*ep);
+		scif__ep_put(*ep);
+	}
+	return ret;
+}
+
+static void fence_leave(struct scif_ep *ep)
+{
+	scif__ep_unlock(ep);
+	scif__ep_put(ep);
+}
+
+/* [ep locked] Ask the peer to tell us when its RMAs so far complete. */
+static int peer_request(struct scif_ep *ep, uint32_t *id)
+{
+	struct wire_id m = { 0 };
+
+	*id = scif__ctrl_new_id(ep);
+	m.id = htole32(*id);
+	return ep->lib->ops->ctrl_send(ep, SCIF_WIRE_FENCE_REQ, &m, sizeof(m));
+}
+
+SCIF_EXPORT int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
+{
+	struct scif_ep *ep;
+	uint32_t id;
+	int ret;
+
+	if ((flags != SCIF_FENCE_INIT_SELF && flags != SCIF_FENCE_INIT_PEER) ||
+	    !mark) {
+		/* bad descriptors still answer EBADF/ENOTTY first */
+		ret = scif__ep_lookup(epd, &ep);
+		if (!ret)
+			scif__ep_put(ep);
+		return scif__ret(ret ? ret : -EINVAL);
+	}
+	ret = fence_enter(epd, &ep);
+	if (ret)
+		return scif__ret(ret);
+	if (flags == SCIF_FENCE_INIT_SELF) {
+		*mark = (int)(ep->rma_seq & MARK_MASK);
+	} else {
+		ret = peer_request(ep, &id);
+		if (!ret)
+			*mark = (int)(MARK_PEER | id);
+	}
+	fence_leave(ep);
+	return scif__ret(ret);
+}
+
+SCIF_EXPORT int scif_fence_wait(scif_epd_t epd, int mark)
+{
+	struct scif_ep *ep;
+	uint64_t seq, back;
+	int ret;
+
+	ret = fence_enter(epd, &ep);
+	if (ret)
+		return scif__ret(ret);
+	if (mark < 0) {
+		ret = -EINVAL;
+	} else if (mark & MARK_PEER) {
+		uint32_t id = (uint32_t)mark & MARK_MASK;
+
+		/* an id we never sent would be waited on forever */
+		if (!id || ((ep->ctrl_id - id) & MARK_MASK) >= (MARK_MASK >> 1))
+			ret = -EINVAL;
+		else
+			ret = scif__wait_reply(ep, id);
+	} else {
+		/* the newest seq whose low 30 bits are the mark; a mark from
+		 * before the first request is already complete */
+		back = (ep->rma_seq - (uint64_t)mark) & MARK_MASK;
+		seq = back > ep->rma_seq ? 0 : ep->rma_seq - back;
+		ret = scif__wait_seq(ep, seq);
+	}
+	fence_leave(ep);
+	return scif__ret(ret);
+}
+
+/* [ep locked] The local address of an 8-byte signal at off, or NULL. */
+static uint64_t *local_slot(struct scif_ep *ep, off_t off,
+			    struct scif_window **win)
+{
+	struct scif_window *w = scif__window_find(ep, (uint64_t)off, 8);
+
+	*win = w;
+	return w ? (uint64_t *)((char *)w->addr + ((uint64_t)off - w->offset)) :
+		   NULL;
+}
+
+SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
+				  off_t roff, uint64_t rval, int flags)
+{
+	const int init = flags & (SCIF_FENCE_INIT_SELF | SCIF_FENCE_INIT_PEER);
+	const int sig = flags & (SCIF_SIGNAL_LOCAL | SCIF_SIGNAL_REMOTE);
+	struct scif_rma_action la = { .bounce = -1, .value = lval };
+	struct scif_rma_action ra = { .bounce = -1, .value = rval, .remote = 1 };
+	struct scif_rwindow *rw = NULL;
+	struct scif_window *lw = NULL;
+	struct scif_ep *ep;
+	uint32_t id = 0;
+	int ret;
+
+	ret = scif__ep_lookup(epd, &ep);
+	if (ret)
+		return scif__ret(ret);
+	scif__ep_put(ep);
+	if ((init != SCIF_FENCE_INIT_SELF && init != SCIF_FENCE_INIT_PEER) ||
+	    !sig || (flags & ~(init | sig)))
+		return scif__ret(-EINVAL);
+	if (((sig & SCIF_SIGNAL_LOCAL) && (loff < 0 || loff % 4)) ||
+	    ((sig & SCIF_SIGNAL_REMOTE) && (roff < 0 || roff % 4)))
+		return scif__ret(-EINVAL);
+	ret = fence_enter(epd, &ep);
+	if (ret)
+		return scif__ret(ret);
+	if (sig & SCIF_SIGNAL_LOCAL) {
+		la.store = local_slot(ep, loff, &lw);
+		if (!la.store) {
+			ret = -ENXIO;
+			goto out;
+		}
+	}
+	if (sig & SCIF_SIGNAL_REMOTE) {
+		rw = scif__rwindow_find(ep, (uint64_t)roff, 8);
+		if (!rw) {
+			ret = -ENXIO;
+			goto out;
+		}
+		/* the device would refuse it and fail the connection */
+		if (!(rw->prot & SCIF_PROT_WRITE)) {
+			ret = -EACCES;
+			goto out;
+		}
+		ra.raddr = (uint64_t)roff;
+		ra.rkey = rw->rkey;
+	}
+	if (init == SCIF_FENCE_INIT_PEER) {
+		ret = peer_request(ep, &id);
+		if (ret)
+			goto out;
+		la.on_reply = ra.on_reply = true;
+		la.reply = ra.reply = id;
+	} else {
+		la.seq = ra.seq = ep->rma_seq;
+	}
+	if (sig & SCIF_SIGNAL_LOCAL) {
+		/* the window must outlive the pending store */
+		if (la.on_reply) {
+			lw->refs++;
+			la.ref_window = lw;
+		} else if (lw->last_seq < la.seq) {
+			lw->last_seq = la.seq;
+		}
+		ret = scif__rma_action_add(ep, &la);
+		if (ret)
+			goto out;
+	}
+	if (sig & SCIF_SIGNAL_REMOTE)
+		ret = scif__rma_action_add(ep, &ra);
+out:
+	fence_leave(ep);
+	return scif__ret(ret);
+}
