@@ -281,9 +281,18 @@ retry:
 	ep->peer.port = req->peer_port;
 	ret = lib->ops->ep_accept(lep, req, ep); /* owns req from here */
 	if (!ret) {
+		/* The requester answers at once unless it died in between;
+		 * do not wait for the transport's own (long) timeout. */
+		long long deadline = scif__now_ms() + lib->accept_timeout_ms;
+
 		scif__ep_lock(ep);
-		while (ep->state == SCIF_EP_CONNECTING)
-			scif__ep_wait(ep, -1);
+		while (ep->state == SCIF_EP_CONNECTING &&
+		       scif__ep_wait(ep, deadline) != -ETIMEDOUT)
+			;
+		if (ep->state == SCIF_EP_CONNECTING) {
+			ep->state = SCIF_EP_BOUND;
+			ep->conn_err = -ETIMEDOUT;
+		}
 		ret = ep->state == SCIF_EP_CONNECTED ? 0 :
 		      ep->conn_err		     ? ep->conn_err :
 							 -ECONNRESET;

@@ -16,106 +16,69 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int msg_check(int len, int flags)
-{
-	if (len < 0 || (flags & ~SCIF_SEND_BLOCK))
-		return -EINVAL;
-	return 0;
-}
-
-SCIF_EXPORT int scif_send(scif_epd_t epd, void *msg, int len, int flags)
+/* Both directions of the byte stream: the loop is the same, only the
+ * provider call, the lock and what a vanished peer means differ. */
+static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 {
 	const struct scif_provider_ops *ops;
+	pthread_mutex_t *dir_lock;
 	struct scif_ep *ep;
-	int ret = scif__ep_lookup(epd, &ep), sent = 0;
+	int ret = scif__ep_lookup(epd, &ep), done = 0;
 
 	if (ret)
 		return scif__ret(ret);
 	ops = ep->lib->ops;
-	ret = msg_check(len, flags);
+	if (len < 0 || (flags & ~SCIF_SEND_BLOCK)) /* == SCIF_RECV_BLOCK */
+		ret = -EINVAL;
+	else if (len && !msg)
+		ret = -EFAULT;
 	if (ret || !len)
 		goto out;
-	if (!msg) {
-		ret = -EFAULT;
-		goto out;
-	}
-	pthread_mutex_lock(&ep->send_lock);
+	dir_lock = send ? &ep->send_lock : &ep->recv_lock;
+	pthread_mutex_lock(dir_lock);
 	scif__ep_lock(ep);
 	for (;;) {
 		ssize_t n;
 
-		ret = scif__ep_check(ep->state, SCIF_OP_SEND);
-		if (ret)
-			break;
-		n = ops->send(ep, (char *)msg + sent, (size_t)(len - sent));
-		if (n < 0) {
-			ret = (int)n;
-			break;
-		}
-		sent += (int)n;
-		if (sent == len || !(flags & SCIF_SEND_BLOCK))
-			break;
-		if (!n)
-			scif__ep_wait(ep, -1);
-	}
-	scif__ep_wake(ep);
-	scif__ep_unlock(ep);
-	pthread_mutex_unlock(&ep->send_lock);
-	if (sent) /* bytes that left count, even if the peer then went away */
-		ret = sent;
-out:
-	scif__ep_put(ep);
-	return scif__ret(ret);
-}
-
-SCIF_EXPORT int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
-{
-	const struct scif_provider_ops *ops;
-	struct scif_ep *ep;
-	int ret = scif__ep_lookup(epd, &ep), got = 0;
-
-	if (ret)
-		return scif__ret(ret);
-	ops = ep->lib->ops;
-	ret = msg_check(len, flags);
-	if (ret || !len)
-		goto out;
-	if (!msg) {
-		ret = -EFAULT;
-		goto out;
-	}
-	pthread_mutex_lock(&ep->recv_lock);
-	scif__ep_lock(ep);
-	for (;;) {
-		ssize_t n;
-
-		ret = scif__ep_check(ep->state, SCIF_OP_RECV);
+		ret = scif__ep_check(ep->state, send ? SCIF_OP_SEND : SCIF_OP_RECV);
 		/* After the peer left, what it sent is still delivered. */
-		if (ret && ep->state != SCIF_EP_DISCONNECTED)
+		if (ret && (send || ep->state != SCIF_EP_DISCONNECTED))
 			break;
-		n = ops->recv(ep, (char *)msg + got, (size_t)(len - got));
+		n = send ? ops->send(ep, (char *)msg + done, (size_t)(len - done)) :
+			   ops->recv(ep, (char *)msg + done, (size_t)(len - done));
 		if (n < 0) {
 			ret = (int)n;
 			break;
 		}
-		got += (int)n;
-		if (got == len || !(flags & SCIF_RECV_BLOCK))
+		done += (int)n;
+		if (done == len || !(flags & SCIF_SEND_BLOCK))
 			break;
 		if (ep->state == SCIF_EP_DISCONNECTED && !n)
-			break; /* ret holds ECONNRESET */
+			break; /* drained: ret holds ECONNRESET */
 		if (!n)
 			scif__ep_wait(ep, -1);
 	}
 	scif__ep_wake(ep);
 	scif__ep_unlock(ep);
-	pthread_mutex_unlock(&ep->recv_lock);
-	if (got)
-		ret = got;
-	else if (ret == 0 && ep->state == SCIF_EP_DISCONNECTED)
+	pthread_mutex_unlock(dir_lock);
+	/* Bytes moved count, even if the peer then went away. */
+	if (done)
+		ret = done;
+	else if (!ret && ep->state == SCIF_EP_DISCONNECTED)
 		ret = -ECONNRESET;
 out:
 	scif__ep_put(ep);
 	return scif__ret(ret);
+}
+
+SCIF_EXPORT int scif_send(scif_epd_t epd, void *msg, int len, int flags)
+{
+	return msg_xfer(epd, msg, len, flags, true);
+}
+
+SCIF_EXPORT int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
+{
+	return msg_xfer(epd, msg, len, flags, false);
 }
 
 /* Fill revents from the endpoints' own state; count the selected ones. */

@@ -46,7 +46,11 @@
  *     free memory, and a free() that unmaps a watched page from the monitor
  *     thread would wait for itself.  Entries dropped by the monitor while
  *     unreferenced go to the dead list and are deregistered by the next
- *     application call (get/put/flush/destroy).
+ *     application call (get/put/flush/destroy).  For the same reason the
+ *     monitor runs with all signals blocked.
+ *   - Left to the application: a signal handler that unmaps watched memory
+ *     while it interrupts a cache call on the same thread (holding the
+ *     lock) deadlocks with the monitor.
  */
 #include "regcache.h"
 #include "log.h"
@@ -56,6 +60,7 @@
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -104,9 +109,11 @@ struct scif_regcache {
 	pthread_mutex_t lock;
 	struct avl *root;
 	struct list lru, inuse, pending, dead;
+	size_t lru_bytes; /* bytes of the entries on lru */
 	struct scif_regcache_stats st;
 
 	bool monitored;
+	bool user_only; /* UFFD_USER_MODE_ONLY */
 	int uffd, stop_fd;
 	pthread_t thread;
 	bool thread_running;
@@ -412,8 +419,10 @@ static void tree_drop(struct scif_regcache *rc, struct scif_regcache_entry *x)
 	x->in_tree = false;
 	rc->st.entries--;
 	rc->st.bytes -= x->end - x->start;
-	if (!x->ref)
+	if (!x->ref) {
+		rc->lru_bytes -= x->end - x->start;
 		list_move(&rc->dead, &x->link);
+	}
 }
 
 static void flag_pending(struct scif_regcache *rc, uintptr_t s, uintptr_t e)
@@ -456,10 +465,11 @@ static void invalidate_locked(struct scif_regcache *rc, uintptr_t s,
 	}
 }
 
-/* Evict least recently used unreferenced entries beyond max_bytes. */
+/* Evict least recently used unreferenced entries while they cover more
+ * than max_bytes. */
 static void evict_locked(struct scif_regcache *rc)
 {
-	while (rc->st.bytes > rc->max_bytes && !list_empty(&rc->lru)) {
+	while (rc->lru_bytes > rc->max_bytes && !list_empty(&rc->lru)) {
 		struct scif_regcache_entry *x = link_entry(rc->lru.prev);
 		uintptr_t xs = x->start, xe = x->end;
 
@@ -512,6 +522,8 @@ static void handle_pagefault(struct scif_regcache *rc, uintptr_t addr)
 	struct uffdio_range w = { .start = p, .len = rc->page };
 	int ret;
 	size_t i;
+
+	rc->st.faults++;
 
 	/*
 	 * A fault on a watched page means the page is not there (we watch in
@@ -597,7 +609,7 @@ static void handle_msg(struct scif_regcache *rc, const struct uffd_msg *m)
 		break;
 	}
 	case UFFD_EVENT_PAGEFAULT:
-		(void)handle_pagefault;
+		handle_pagefault(rc, m->arg.pagefault.address);
 		break;
 	default:
 		break;
@@ -667,8 +679,26 @@ static int uffd_open(bool user_only)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Linux >= 6.1: /dev/userfaultfd gives a full userfaultfd to whoever may
+ * open it, whatever vm.unprivileged_userfaultfd says. */
+static int uffd_open_dev(void)
+{
+#ifdef USERFAULTFD_IOC_NEW
+	int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC), fd;
+
+	if (dev < 0)
+		return -errno;
+	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	fd = fd < 0 ? -errno : fd;
+	close(dev);
+	return fd;
+#else
+	return -ENOSYS;
+#endif
+}
+
 /* Returns the descriptor, or -errno with *why describing the failure. */
-static int uffd_setup(bool force_user_only, const char **why)
+static int uffd_setup(bool force_user_only, bool *user_only, const char **why)
 {
 	struct uffdio_api api = {
 		.api = UFFD_API,
@@ -680,17 +710,26 @@ static int uffd_setup(bool force_user_only, const char **why)
 	 * Prefer a userfaultfd that also handles faults taken in kernel mode
 	 * (read(2) into a watched page, get_user_pages in the provider), so
 	 * that they wait for the monitor instead of failing with EFAULT.
-	 * That needs CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1; else
-	 * fall back to UFFD_USER_MODE_ONLY (Linux >= 5.11).
+	 * That needs CAP_SYS_PTRACE, vm.unprivileged_userfaultfd=1 or access
+	 * to /dev/userfaultfd; else fall back to UFFD_USER_MODE_ONLY
+	 * (Linux >= 5.11).
 	 */
-	if (!force_user_only)
+	if (!force_user_only) {
 		fd = uffd_open(false);
+		if (fd == -EPERM) {
+			int dfd = uffd_open_dev();
+
+			if (dfd >= 0)
+				fd = dfd;
+		}
+	}
 	if (force_user_only || fd == -EPERM) {
 		int ufd = uffd_open(true);
 
 		/* EINVAL: the kernel predates UFFD_USER_MODE_ONLY */
 		if (ufd >= 0 || ufd != -EINVAL || force_user_only)
 			fd = ufd;
+		*user_only = fd >= 0;
 	}
 	if (fd < 0) {
 		*why = fd == -ENOSYS ? "no userfaultfd in this kernel" :
@@ -738,6 +777,7 @@ int scif__regcache_create(const struct scif_regcache_ops *ops, void *ctx,
 	bool off = env && !strcmp(env, "0");
 	bool user_only = env && !strcmp(env, "user");
 	long pg = sysconf(_SC_PAGESIZE);
+	sigset_t all, old;
 	int ret;
 
 	if (!ops || !ops->reg || !ops->dereg || !out)
@@ -765,7 +805,7 @@ int scif__regcache_create(const struct scif_regcache_ops *ops, void *ctx,
 		why = "SCIF_REGCACHE_MONITOR=0";
 		goto unmonitored;
 	}
-	rc->uffd = uffd_setup(user_only, &why);
+	rc->uffd = uffd_setup(user_only, &rc->user_only, &why);
 	if (rc->uffd < 0) {
 		rc->uffd = -1;
 		goto unmonitored;
@@ -776,7 +816,12 @@ int scif__regcache_create(const struct scif_regcache_ops *ops, void *ctx,
 		scif_err("eventfd: %m");
 		goto err;
 	}
+	/* The monitor runs with every signal blocked: an application handler
+	 * run on it that unmapped watched memory would wait for itself. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = -pthread_create(&rc->thread, NULL, monitor_main, rc);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		scif_err("pthread_create: %s", strerror(-ret));
 		goto err;
@@ -784,7 +829,7 @@ int scif__regcache_create(const struct scif_regcache_ops *ops, void *ctx,
 	rc->thread_running = true;
 	rc->monitored = true;
 	scif_dbg("regcache %p: userfaultfd monitor started%s", (void *)rc,
-		 user_only ? " (user mode only)" : "");
+		 rc->user_only ? " (UFFD_USER_MODE_ONLY)" : "");
 	*out = rc;
 	return 0;
 
@@ -829,6 +874,7 @@ void scif__regcache_destroy(struct scif_regcache *rc)
 	}
 	rc->st.entries = 0;
 	rc->st.bytes = 0;
+	rc->lru_bytes = 0;
 	for (p = rc->inuse.next; p != &rc->inuse; p = p->next)
 		busy++;
 	for (p = rc->pending.next; p != &rc->pending; p = p->next)
@@ -901,8 +947,10 @@ static struct scif_regcache_entry *lookup_hit(struct scif_regcache *rc,
 
 	if (!x || x->end < e)
 		return NULL;
-	if (!x->ref++)
+	if (!x->ref++) {
+		rc->lru_bytes -= x->end - x->start;
 		list_move(&rc->inuse, &x->link);
+	}
 	rc->st.hits++;
 	return x;
 }
@@ -1050,6 +1098,7 @@ void scif__regcache_put(struct scif_regcache *rc,
 	}
 	if (!--x->ref) {
 		if (x->in_tree) {
+			rc->lru_bytes += x->end - x->start;
 			list_move(&rc->lru, &x->link);
 			evict_locked(rc);
 		} else {
@@ -1085,6 +1134,10 @@ void scif__regcache_flush(struct scif_regcache *rc)
 void scif__regcache_stats(struct scif_regcache *rc,
 			  struct scif_regcache_stats *st)
 {
+	if (!rc) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
 	pthread_mutex_lock(&rc->lock);
 	*st = rc->st;
 	pthread_mutex_unlock(&rc->lock);
@@ -1093,4 +1146,9 @@ void scif__regcache_stats(struct scif_regcache *rc,
 bool scif__regcache_monitored(struct scif_regcache *rc)
 {
 	return rc && rc->monitored && !forked(rc);
+}
+
+bool scif__regcache_kernel_faults(struct scif_regcache *rc)
+{
+	return scif__regcache_monitored(rc) && !rc->user_only;
 }

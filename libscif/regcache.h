@@ -110,18 +110,21 @@ struct scif_regcache_stats {
 	uint64_t misses;        /* gets that called ops->reg */
 	uint64_t invalidations; /* cached entries dropped by a memory event */
 	uint64_t evictions;     /* cached entries dropped by max_bytes (LRU) */
-	uint64_t bytes;         /* bytes covered by cached entries */
+	uint64_t bytes;         /* bytes covered by cached entries (in use
+				 * or not) */
 	unsigned entries;       /* cached entries */
 	uint64_t uncached;      /* registrations used once, not cached (range
 				 * not watchable, raced with an event, or
 				 * unmonitored mode) */
+	uint64_t faults;        /* page faults the monitor answered (should
+				 * stay near 0: see get's prefault) */
 };
 
 /*
- * max_bytes: registered bytes kept by the cache: when the cached entries
- * cover more, the least recently used unreferenced ones are deregistered
- * (referenced entries are never evicted, so the bound is soft).  0 keeps no
- * unreferenced entry; SIZE_MAX is unbounded.
+ * max_bytes: unreferenced registered bytes kept by the cache: when the
+ * cached entries no transfer uses cover more, the least recently used of
+ * them are deregistered.  Entries in use are neither counted nor evicted.
+ * 0 keeps no unreferenced entry; SIZE_MAX is unbounded.
  */
 int scif__regcache_create(const struct scif_regcache_ops *ops, void *ctx,
 			  size_t max_bytes, struct scif_regcache **out);
@@ -152,5 +155,8 @@ void scif__regcache_flush(struct scif_regcache *rc);
 /* True when invalidation is live (userfaultfd available); without it the
  * cache does not cache: every get registers anew and put deregisters. */
 bool scif__regcache_monitored(struct scif_regcache *rc);
+/* True when monitored and faults the kernel takes on watched pages are
+ * handled too; false with UFFD_USER_MODE_ONLY (see Limits above). */
+bool scif__regcache_kernel_faults(struct scif_regcache *rc);
 
 #endif

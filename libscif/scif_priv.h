@@ -120,6 +120,7 @@ struct scif_lib {
 	} *probes;
 	size_t nprobes;
 	int probe_timeout_ms, probe_ttl_ms;
+	int accept_timeout_ms; /* requester must complete within this */
 };
 
 struct scif_ep {

@@ -414,6 +414,59 @@ static void test_unregister_busy(void)
 	printf("unregister with RMAs in flight: ok\n");
 }
 
+/* The kernel API's pinning calls, in a process. */
+static void test_pinned(void)
+{
+	size_t n = 64 * 1024;
+	uint8_t *pg = map_big(n);
+	scif_pinned_pages_t pp, pp2;
+
+	TC_ERRNO(scif_pin_pages(pg + 1, n, SCIF_PROT_READ, 0, &pp), EINVAL);
+	TC_ERRNO(scif_pin_pages(pg, n - 1, SCIF_PROT_READ, 0, &pp), EINVAL);
+	TC_ERRNO(scif_pin_pages(pg, n, 0, 0, &pp), EINVAL);
+	TC_ERRNO(scif_pin_pages(pg, n, SCIF_PROT_READ, SCIF_MAP_KERNEL, &pp),
+		 EINVAL);
+	TC_CHECK(scif_pin_pages(pg, n, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+				&pp) == 0,
+		 "pin");
+	TC_ERRNO(scif_register_pinned_pages(cep[0], pp, 0x70000000 + 100,
+					    SCIF_MAP_FIXED),
+		 EINVAL);
+	TC_ERRNO(scif_register_pinned_pages(cep[0], pp, L0, SCIF_MAP_FIXED),
+		 EADDRINUSE);
+	TC_CHECK(scif_register_pinned_pages(cep[0], pp, 0x70000000,
+					    SCIF_MAP_FIXED) == 0x70000000,
+		 "register pinned");
+	/* unpinning stops new windows, not the existing one */
+	TC_CHECK(scif_unpin_pages(pp) == 0, "unpin");
+	TC_ERRNO(scif_unpin_pages(pp), EINVAL);
+	TC_ERRNO(scif_register_pinned_pages(cep[0], pp, 0, 0), EINVAL);
+	tc_fill(pg, n, 801, 0);
+	TC_CHECK(scif_writeto(cep[0], 0x70000000, n, R0, SCIF_RMA_SYNC) == 0,
+		 "writeto from a pinned window");
+	verify_remote(0, R0, n, 801, "pinned window");
+	TC_CHECK(scif_readfrom(cep[0], 0x70000000, n, R0 + MiB,
+			       SCIF_RMA_SYNC) == 0,
+		 "readfrom into a pinned window");
+	TC_CHECK(scif_unregister(cep[0], 0x70000000, n) == 0, "unregister");
+	/* a handle whose last window is gone is invalid */
+	TC_ERRNO(scif_register_pinned_pages(cep[0], pp, 0, 0), EINVAL);
+	/* two windows from one pinned set, automatic offsets */
+	TC_CHECK(scif_pin_pages(pg, n, SCIF_PROT_READ, 0, &pp2) == 0, "pin 2");
+	{
+		off_t a = scif_register_pinned_pages(cep[0], pp2, 0, 0);
+		off_t b = scif_register_pinned_pages(cep[0], pp2, 0, 0);
+
+		TC_CHECK(a >= 0 && b >= 0 && a != b, "two windows");
+		TC_CHECK(scif_unpin_pages(pp2) == 0, "unpin 2");
+		TC_CHECK(scif_unregister(cep[0], a, n) == 0 &&
+				 scif_unregister(cep[0], b, n) == 0,
+			 "unregister both");
+	}
+	munmap(pg, n);
+	printf("pinned pages: ok\n");
+}
+
 struct worker {
 	int ep, idx;
 };
@@ -474,6 +527,7 @@ static int client(uint16_t node, uint16_t port)
 	test_errors();
 	test_sizes();
 	test_cache();
+	test_pinned();
 	test_threads();
 	test_unregister_busy();
 
