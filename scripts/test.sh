@@ -21,7 +21,7 @@ cmake -S . -B build-ci -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCIF_WERROR=ON >/dev/
 cmake --build build-ci -j"$(nproc)"
 
 log "build (ASan + UBSan) in build-asan/"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSCIF_WERROR=ON \
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCIF_WERROR=ON \
     -DSCIF_SANITIZE=address,undefined >/dev/null
 cmake --build build-asan -j"$(nproc)"
 

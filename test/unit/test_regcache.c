@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static size_t pg;
@@ -50,9 +51,13 @@ struct fake {
 	int fail_reg;  /* next reg returns this */
 	bool no_touch; /* do not read the pages (a provider that does not pin) */
 	bool zap_first; /* MADV_DONTNEED the range, then read it */
+	int punch_fd;	/* >= 0: punch a hole over the range in this memfd, */
+	char *punch_base; /* mapped here, then read it */
 	struct fake_mr *all;
 };
 
+/* Reads whole pages, as a device would: allocator redzones included. */
+__attribute__((no_sanitize_address, no_sanitize_thread))
 static uint64_t page_sum(const unsigned char *p)
 {
 	const volatile uint64_t *w = (const volatile uint64_t *)p;
@@ -101,6 +106,12 @@ static int fake_reg(void *ctx, void *addr, size_t len, void **handle)
 		free(mr);
 		return -errno;
 	}
+	if (fk->punch_fd >= 0 &&
+	    fallocate(fk->punch_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (char *)addr - fk->punch_base, (off_t)len)) {
+		free(mr);
+		return -errno;
+	}
 	if (!fk->no_touch) {
 		mr->sums = malloc(len / pg * sizeof(*mr->sums));
 		if (!mr->sums) {
@@ -143,6 +154,7 @@ static const struct scif_regcache_ops fake_ops = {
 static void fake_init(struct fake *fk)
 {
 	memset(fk, 0, sizeof(*fk));
+	fk->punch_fd = -1;
 	pthread_mutex_init(&fk->lock, NULL);
 }
 
@@ -387,6 +399,10 @@ static void test_subrange_hit(void **state)
 	NEED_MONITOR(f);
 	/* 100 + 2 pages touches pages 0..2: registered page-rounded. */
 	m = touch(f->rc, buf + 100, 2 * pg);
+	/* Never touched before: get prefaults it, so the provider reading
+	 * it did not fault on watched pages. */
+	assert_int_equal(stats(f->rc).faults, 0);
+	assert_int_equal(stats(f->rc).uncached, 0);
 	assert_int_equal(m->addr, (uintptr_t)buf);
 	assert_int_equal(m->len, 3 * pg);
 	assert_ptr_equal(touch(f->rc, buf + pg + 7, 10), m);
@@ -903,6 +919,7 @@ static void child_pagefault(const char *mode)
 	CK(buf[pg + 1] == 0); /* the hole */
 	scif__regcache_stats(rc, &st);
 	CK(st.invalidations == 1);
+	CK(st.faults == 1);
 	CK(st.entries == 0);
 	CK(uffd_watched(buf) == 0);
 	m2 = ctouch(rc, buf, 4 * pg);
@@ -915,7 +932,8 @@ static void child_pagefault(const char *mode)
 		      pg));
 	CK(!pipe(pfd));
 	CK(write(pfd[1], "0123456789", 10) == 10);
-	if (strcmp(mode, MODE_USER)) {
+	if (scif__regcache_kernel_faults(rc)) {
+		CK(strcmp(mode, MODE_USER));
 		CK(read(pfd[0], buf + 5 * pg, 10) == 10);
 		CK(!memcmp(buf + 5 * pg, "0123456789", 10));
 		scif__regcache_stats(rc, &st);
@@ -982,6 +1000,59 @@ static void child_fault_while_registering(const char *mode)
 	CK(fk.regs == fk.deregs && !fk.double_deregs);
 }
 
+/*
+ * A shmem hole is punched while the provider registers (no event for that):
+ * it faults on watched missing pages of a registration in progress.  That
+ * is a first touch, not a stale entry: answered with zero pages, the watch
+ * stays and the registration (of the new pages) is cached.
+ */
+static void child_punch_while_registering(const char *mode)
+{
+	struct fake fk;
+	struct scif_regcache *rc;
+	struct scif_regcache_stats st;
+	struct fake_mr *m;
+	char *buf;
+	int fd;
+
+	fake_init(&fk);
+	rc = make_cache(&fk, mode, SIZE_MAX);
+	CK(rc);
+	if (!scif__regcache_monitored(rc))
+		_exit(2);
+	fd = memfd_create("regcache-punch", MFD_CLOEXEC);
+	CK(fd >= 0);
+	CK(!ftruncate(fd, 4 * pg));
+	buf = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CK(buf != MAP_FAILED);
+	memset(buf, 'H', 4 * pg);
+	fk.punch_fd = fd;
+	fk.punch_base = buf;
+	m = ctouch(rc, buf + pg, 2 * pg);
+	fk.punch_fd = -1;
+	CK(mr_saw(m, buf + pg, 0) && mr_saw(m, buf + 2 * pg, 0));
+	scif__regcache_stats(rc, &st);
+	CK(st.faults == 2);
+	CK(st.uncached == 0 && st.entries == 1 && st.invalidations == 0);
+	CK(uffd_watched(buf + pg) == 1);
+	CK(!mr_dead(m));
+	CK(ctouch(rc, buf + pg, 2 * pg) == m);
+	CK(buf[pg] == 0 && buf[0] == 'H');
+	munmap(buf, 4 * pg);
+	scif__regcache_stats(rc, &st);
+	CK(st.invalidations == 1);
+	close(fd);
+	scif__regcache_destroy(rc);
+	CK(fk.regs == fk.deregs && !fk.double_deregs);
+}
+
+static void test_punch_while_registering(void **state)
+{
+	run_child(child_punch_while_registering,
+		  *state ? *state : MODE_AUTO, 20,
+		  "hole punched during a registration");
+}
+
 static void test_fault_while_registering(void **state)
 {
 	run_child(child_fault_while_registering,
@@ -1038,6 +1109,31 @@ static void test_eviction_lru(void **state)
 	assert_false(mr_dead(a));
 	scif__regcache_put(rc, ea);
 	assert_true(stats(rc).bytes <= 12 * pg);
+	scif__regcache_destroy(rc);
+	assert_int_equal(fk.regs, fk.deregs);
+
+	/* max_bytes bounds the unreferenced bytes only: what is in use is
+	 * neither counted nor evicted. */
+	rc = make_cache(&fk, MODE_AUTO, 12 * pg);
+	assert_non_null(rc);
+	{
+		struct scif_regcache_entry *h1, *h2;
+		struct fake_mr *m1, *m2, *m3;
+
+		m1 = get_ok(rc, buf, 8 * pg, &h1);	  /* in use: 8 */
+		m2 = get_ok(rc, buf + 8 * pg, 8 * pg, &h2); /* in use: 8 */
+		m3 = touch(rc, buf + 20 * pg, 4 * pg);	  /* unused: 4 */
+		assert_int_equal(stats(rc).evictions, 0);
+		assert_int_equal(stats(rc).bytes, 20 * pg);
+		scif__regcache_put(rc, h1); /* unused: 12, not above */
+		assert_int_equal(stats(rc).evictions, 0);
+		scif__regcache_put(rc, h2); /* unused: 20: the 2 oldest go */
+		assert_int_equal(stats(rc).evictions, 2);
+		assert_int_equal(stats(rc).bytes, 8 * pg);
+		assert_true(mr_dead(m3));
+		assert_true(mr_dead(m1));
+		assert_false(mr_dead(m2));
+	}
 	scif__regcache_destroy(rc);
 	assert_int_equal(fk.regs, fk.deregs);
 	assert_int_equal(fk.double_deregs, 0);
@@ -1203,7 +1299,7 @@ struct conc {
 	char *region;
 	size_t slot;
 	int stop;
-	unsigned long gets;
+	unsigned long gets, progress;
 	int err_get, err_dead, err_cover, err_stale;
 };
 
@@ -1230,6 +1326,7 @@ static void *conc_reader(void *arg)
 			break;
 		}
 		n++;
+		__atomic_fetch_add(&c->progress, 1, __ATOMIC_RELAXED);
 		mr = h;
 		if (mr->addr != (uintptr_t)base || mr->addr > (uintptr_t)addr ||
 		    mr->addr + mr->len < (uintptr_t)addr + len)
@@ -1251,6 +1348,7 @@ static void test_concurrency(void **state)
 	pthread_t t[4];
 	unsigned seed = 7, i, gen = 1, mgets = 0;
 	struct scif_regcache_stats st;
+	struct timespec t0, t1;
 	int j;
 
 	NEED_MONITOR(f);
@@ -1261,7 +1359,10 @@ static void test_concurrency(void **state)
 	for (j = 0; j < 4; j++)
 		assert_int_equal(pthread_create(&t[j], NULL, conc_reader, &c),
 				 0);
-	for (i = 0; i < 400; i++) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* At least 400 changes, and until the readers did 20000 gets
+	 * (bounded: 3 s). */
+	for (i = 0;; i++) {
 		unsigned k = (unsigned)rand_r(&seed) % NSLOT;
 		char *slot = c.region + k * c.slot;
 		unsigned char g = (unsigned char)(++gen % 250 + 2);
@@ -1302,6 +1403,11 @@ static void test_concurrency(void **state)
 			memset(slot, g, c.slot);
 			break;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (i >= 400 &&
+		    (__atomic_load_n(&c.progress, __ATOMIC_RELAXED) >= 20000 ||
+		     t1.tv_sec - t0.tv_sec >= 3))
+			break;
 	}
 	__atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
 	for (j = 0; j < 4; j++)
@@ -1314,8 +1420,8 @@ static void test_concurrency(void **state)
 	assert_int_equal(st.hits + st.misses, c.gets + mgets);
 	assert_true(st.invalidations > 0);
 	assert_true(st.hits > 0);
-	print_message("%lu gets: %llu hits, %llu misses, %llu invalidations, "
-		      "%llu used once\n",
+	print_message("%u changes, %lu gets: %llu hits, %llu misses, "
+		      "%llu invalidations, %llu used once\n", i,
 		      c.gets + mgets, (unsigned long long)st.hits,
 		      (unsigned long long)st.misses,
 		      (unsigned long long)st.invalidations,
@@ -1361,6 +1467,10 @@ int main(void)
 		cmocka_unit_test_prestate(test_fault_while_registering,
 					  (void *)MODE_AUTO),
 		cmocka_unit_test_prestate(test_fault_while_registering,
+					  (void *)MODE_USER),
+		cmocka_unit_test_prestate(test_punch_while_registering,
+					  (void *)MODE_AUTO),
+		cmocka_unit_test_prestate(test_punch_while_registering,
 					  (void *)MODE_USER),
 		cmocka_unit_test(test_eviction_lru),
 		T(test_destroy_deregisters_all),
