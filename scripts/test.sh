@@ -29,11 +29,22 @@ cmake --build build-asan -j"$(nproc)"
 export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:exitcode=99
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=98
 
+# Each run's summary is kept to add up a total at the end.
+summaries=$(mktemp)
+trap 'rm -f "$summaries"' EXIT
+run_ctest() {
+    ctest "$@" | tee -a "$summaries"
+    return "${PIPESTATUS[0]}"
+}
+
 log "sanitizer run: unit tests and same-node cluster tests"
-ctest --test-dir build-asan --output-on-failure -L unit
-ctest --test-dir build-asan --output-on-failure -L cluster -R '_1n$' "$@"
+run_ctest --test-dir build-asan --output-on-failure -L unit
+run_ctest --test-dir build-asan --output-on-failure -L cluster -R '_1n$' "$@"
 
 log "full run: unit tests and cluster tests (Soft-RoCE VMs)"
-ctest --test-dir build-ci --output-on-failure "$@"
+run_ctest --test-dir build-ci --output-on-failure "$@"
 
-echo "test.sh: all passed in $(( $(date +%s) - start )) s"
+total=$(sed -n 's/.*tests passed, \([0-9]*\) tests failed out of \([0-9]*\).*/\2/p' "$summaries" |
+    awk '{ s += $1 } END { print s + 0 }')
+echo "test.sh: done in $(( $(date +%s) - start )) s"
+echo "test.sh: $total passed, 0 failed"
