@@ -56,10 +56,16 @@ struct verbs_dev *verbs_dev_get(struct verbs_prov *vp,
 		d = NULL;
 		goto out;
 	}
+	/* RDMA READs in flight per QP: as many as the device allows (rdma_cm
+	 * carries it in 8 bits); high-latency links need a deep read pipe. */
 	d->max_rd_atom = 1;
-	if (!ibv_query_device(verbs, &attr))
-		d->max_rd_atom = attr.max_qp_rd_atom < 16 ? attr.max_qp_rd_atom :
-							    16;
+	if (!ibv_query_device(verbs, &attr)) {
+		int n = attr.max_qp_rd_atom < attr.max_qp_init_rd_atom ?
+				attr.max_qp_rd_atom :
+				attr.max_qp_init_rd_atom;
+
+		d->max_rd_atom = n < 1 ? 1 : n > 255 ? 255 : n;
+	}
 	d->next = vp->devs;
 	vp->devs = d;
 out:
@@ -98,7 +104,7 @@ static int verbs_init(struct scif_lib *lib, struct scif_prov **out)
 	vp->msg_size = (uint32_t)env_u32("SCIF_VERBS_MSG_SIZE", 32768, 256,
 					 1u << 24);
 	vp->cdepth = (uint32_t)env_u32("SCIF_VERBS_CTRL_DEPTH", 8, 4, 1024);
-	vp->rma_depth = (uint32_t)env_u32("SCIF_VERBS_RMA_DEPTH", 64, 4, 4096);
+	vp->rma_depth = (uint32_t)env_u32("SCIF_VERBS_RMA_DEPTH", 128, 4, 4096);
 	vp->resolve_ms = env_u32("SCIF_VERBS_RESOLVE_MS", 2000, 10, 600000);
 	ret = scif__node_resolve(scif__self(lib), &vp->self_sa,
 				 &vp->self_salen);
