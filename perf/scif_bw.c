@@ -122,7 +122,8 @@ static void usage(FILE *f)
 "batch of --depth transfers; MsgRate is transfers per second / 10^6.\n"
 "\n"
 "Options:\n"
-"  -n, --node=NODE       be the client and connect to node NODE\n"
+"  -n, --node=NODE       be the client and connect to node NODE, retrying\n"
+"                        for up to 60 s while nobody listens there yet\n"
 "                        (default: be the server)\n"
 "  -p, --port=PORT       SCIF port to listen on / connect to (default %d)\n"
 "  -t, --test=TEST       what to measure (default writeto):\n"
@@ -141,8 +142,10 @@ static void usage(FILE *f)
 "  -D, --duration=SEC    run each size for SEC seconds instead of -i\n"
 "  -d, --depth=N         window depth: transfers in flight between fences\n"
 "                        (RMA tests), batch size for BW peak (default %d)\n"
-"  -w, --warmup=N        untimed transfers before each size (default:\n"
-"                        iterations/8, at least 1, at most 16)\n"
+"  -w, --warmup=N        untimed transfers before each size. Default: one\n"
+"                        pass over the window for RMA tests (min(depth,\n"
+"                        window/size) transfers, so -c registers every\n"
+"                        slot before timing); iterations/8 (1..16) for send\n"
 "  -b, --bidir           both sides drive at once, each on its own\n"
 "                        connection; BW is the sum of both directions\n"
 "  -c, --cache           SCIF_RMA_USECACHE on vwriteto/vreadfrom (keep\n"
@@ -456,7 +459,11 @@ static void *run_dir(void *arg)
 			ws.duration = d->o.duration;
 			ws.iters = d->o.duration > 0 ? 0 :
 				   d->o.iters ? d->o.iters : default_iters(size);
+			/* default warm-up: one pass over the window for RMA
+			 * (so a cached v-op registers each slot before the
+			 * clock starts), iterations/8 (1..16) for send */
 			ws.warmup = d->o.warmup ? d->o.warmup :
+				    is_rma(t) ? nslots :
 				    default_warmup(ws.iters ? ws.iters :
 						   DEF_MAX_ITERS);
 			perf_send(d->epd, &ws, sizeof(ws));

@@ -6,7 +6,7 @@
 # TCG say more about relative cost than about any real fabric.
 #
 #   scripts/bench.sh [--nodes 1|2|both] [--pairs N] [--quick]
-#                    [--build-dir DIR] [--results DIR]
+#                    [--build-dir DIR] [--results DIR] [--cluster SCRIPT]
 #
 #   --nodes 1     one VM: server and client processes share it (rxe0 on a veth)
 #   --nodes 2     two VMs: node 0 serves, node 1 is the client
@@ -15,6 +15,8 @@
 #   --quick       fewer iterations per measurement (a smoke run)
 #   --build-dir   where scif_bw / scif_lat are built (default build-perf)
 #   --results     results directory (default <build-dir>/bench-results/<time>)
+#   --cluster     cluster script with cluster.sh's interface (default
+#                 test/cluster/cluster.sh; for trying other VM set-ups)
 #
 # Per pair k: ib_write_bw vs scif_bw -t writeto and ib_read_bw vs -t readfrom
 # (64 KiB, 1 MiB), ib_send_lat vs scif_lat -t send (8 B), rstream vs scif_bw
@@ -25,14 +27,14 @@
 # medians, min-max spread), and results.json, results.tsv and every tool's
 # raw output under the results directory.  Bounded: each variant's cluster
 # run has a hard timeout, and the node script starts no pair it cannot finish
-# (defaults: about 6-8 min per variant, under 20 min for both).
+# (defaults: about 11 min for both variants, at most 19).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-NODES=both PAIRS=5 QUICK=0 BUILD=build-perf RESULTS=""
-usage() { sed -n '8,18s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+NODES=both PAIRS=5 QUICK=0 BUILD=build-perf RESULTS="" CLUSTER=test/cluster/cluster.sh
+usage() { sed -n '8,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
     case $1 in
     --nodes) NODES=$2; shift 2 ;;
@@ -40,8 +42,9 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1; shift ;;
     --build-dir) BUILD=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
-    -h | --help) usage ;;
-    *) echo "bench: unknown option $1" >&2; usage ;;
+    --cluster) CLUSTER=$2; shift 2 ;;
+    -h | --help) usage 0 ;;
+    *) echo "bench: unknown option $1" >&2; usage >&2 ;;
     esac
 done
 case $NODES in 1) VARIANTS=(1) ;; 2) VARIANTS=(2) ;; both) VARIANTS=(1 2) ;;
@@ -70,13 +73,18 @@ cmake --build "$BUILD" -j"$(nproc)" --target scif_bw scif_lat >/dev/null
 mkdir -p "$RESULTS"
 RESULTS=$(cd "$RESULTS" && pwd)
 
-# Per-variant bound: the cluster is killed at TIMEOUT; the node script stops
-# starting pairs at DEADLINE (boot and shutdown take the rest).
-if [ "$QUICK" -eq 1 ]; then PER_PAIR=50; else PER_PAIR=100; fi
-TIMEOUT=$((120 + PAIRS * PER_PAIR))
-[ "$TIMEOUT" -le 570 ] || TIMEOUT=570
-[ "$PAIRS" -le 5 ] || TIMEOUT=$((120 + PAIRS * PER_PAIR)) # asked for more: allow it
-DEADLINE=$((TIMEOUT - 90))
+# Per-variant bound: the cluster is killed at its timeout; the node script
+# starts no pair that would end past the deadline (boot, shutdown and the
+# last steps take the rest).  Caps for --pairs <= 5 keep the default run of
+# both variants under 19 minutes; asking for more pairs lifts them.
+bounds() { # nodes -> "TIMEOUT DEADLINE"
+    local per cap t
+    if [ "$1" -eq 1 ]; then per=75 cap=480; else per=110 cap=660; fi
+    [ "$QUICK" -eq 0 ] || per=$((per * 2 / 5))
+    t=$((90 + PAIRS * per))
+    [ "$PAIRS" -gt 5 ] || [ "$t" -le "$cap" ] || t=$cap
+    echo "$t $((t - 50))"
+}
 
 others=$(pgrep -c qemu-system || true)
 [ "$others" -eq 0 ] || log "warning: $others other QEMU VM(s) running on this machine: timings will be disturbed"
@@ -143,15 +151,32 @@ for n in "${VARIANTS[@]}"; do
     else label="2 VMs (node 0 server 192.0.2.1, node 1 client 192.0.2.2)"; fi
     out=$RESULTS/nodes$n
     rm -rf "$out"
+    read -r TIMEOUT DEADLINE < <(bounds "$n")
     log "variant --nodes $n: $PAIRS pairs, quick=$QUICK, cluster timeout ${TIMEOUT}s; log in $out/cluster.log"
     args=(--pairs "$PAIRS" --bin "$BUILD/perf" --deadline "$DEADLINE")
     [ "$QUICK" -eq 0 ] || args+=(--quick)
     t0=$SECONDS
     rc=0
     mkdir -p "$out"
-    test/cluster/cluster.sh --nodes "$n" --timeout "$TIMEOUT" --mem 1024 --logdir "$out/share" \
+    # Watch for other VMs on this machine while ours run (2 cores: any other
+    # QEMU distorts the numbers).
+    (
+        most=0
+        while sleep 5; do
+            c=$(pgrep -c qemu-system || true)
+            [ $((c - n)) -le "$most" ] || { most=$((c - n)); echo "$most" >"$out/foreign_vms"; }
+        done
+    ) &
+    watcher=$!
+    "$CLUSTER" --nodes "$n" --timeout "$TIMEOUT" --mem 1024 --logdir "$out/share" \
         -- perf/bench_node.sh "${args[@]}" >"$out/cluster.log" 2>&1 || rc=$?
+    kill "$watcher" 2>/dev/null || true
+    wait "$watcher" 2>/dev/null || true
     log "variant --nodes $n: cluster exited $rc after $((SECONDS - t0))s"
+    if [ -s "$out/foreign_vms" ]; then
+        log "WARNING: up to $(cat "$out/foreign_vms") other QEMU VM(s) ran during this variant: numbers are disturbed, rerun when the machine is idle"
+        label="$label [DISTURBED: $(cat "$out/foreign_vms") other VM(s) seen]"
+    fi
     [ "$rc" -eq 0 ] || { status=1; grep -E 'FAILED|deadline|giving up|stopping' "$out/cluster.log" | head -20 >&2 || true; }
     tsv=$out/share/results.tsv
     if [ ! -s "$tsv" ]; then
