@@ -326,6 +326,7 @@ SCIF_EXPORT int scif_close(scif_epd_t epd)
 	struct scif_conn_req *pending;
 	struct scif_lib *lib;
 	struct scif_ep *ep;
+	bool was_connected;
 	int ret = scif__ep_lookup(epd, &ep);
 
 	if (ret)
@@ -338,6 +339,7 @@ SCIF_EXPORT int scif_close(scif_epd_t epd)
 		scif__ep_put(ep);
 		return scif__ret(-EBADF);
 	}
+	was_connected = ep->state == SCIF_EP_CONNECTED;
 	ep->state = SCIF_EP_CLOSING;
 	pending = ep->pending_head;
 	ep->pending_head = ep->pending_tail = NULL;
@@ -352,6 +354,8 @@ SCIF_EXPORT int scif_close(scif_epd_t epd)
 		lib->ops->conn_reject(ep, pending);
 		pending = next;
 	}
+	if (was_connected)
+		scif__rma_quiesce(ep, scif__now_ms() + lib->close_timeout_ms);
 	lib->ops->ep_close(ep);
 	scif__rma_close(ep);
 	if (ep->bound)
@@ -384,6 +388,11 @@ void scif__ep_peer_gone(struct scif_ep *ep, int err)
 {
 	if (ep->state == SCIF_EP_CONNECTING) {
 		scif__ep_conn_done(ep, err ? err : -ECONNREFUSED, 0, 0);
+		return;
+	}
+	if (ep->state == SCIF_EP_CLOSING) { /* ends scif__rma_quiesce */
+		ep->conn_err = err ? err : -ECONNRESET;
+		scif__ep_wake(ep);
 		return;
 	}
 	if (ep->state != SCIF_EP_CONNECTED)

@@ -191,13 +191,16 @@ static void lib_init(void)
 	lib->probe_timeout_ms = env_int("SCIF_NODE_PROBE_MS", 1000);
 	lib->probe_ttl_ms = env_int("SCIF_NODE_PROBE_TTL_MS", 2000);
 	lib->accept_timeout_ms = env_int("SCIF_ACCEPT_TIMEOUT_MS", 10000);
+	lib->close_timeout_ms = env_int("SCIF_CLOSE_TIMEOUT_MS", 30000);
 	if (lib->probe_timeout_ms < 1 || lib->probe_ttl_ms < 0 ||
-	    lib->accept_timeout_ms < 1) {
-		scif_warn("SCIF_NODE_PROBE_MS, SCIF_NODE_PROBE_TTL_MS or "
-			  "SCIF_ACCEPT_TIMEOUT_MS out of range: defaults used");
+	    lib->accept_timeout_ms < 1 || lib->close_timeout_ms < 0) {
+		scif_warn("SCIF_NODE_PROBE_MS, SCIF_NODE_PROBE_TTL_MS, "
+			  "SCIF_ACCEPT_TIMEOUT_MS or SCIF_CLOSE_TIMEOUT_MS out "
+			  "of range: defaults used");
 		lib->probe_timeout_ms = 1000;
 		lib->probe_ttl_ms = 2000;
 		lib->accept_timeout_ms = 10000;
+		lib->close_timeout_ms = 30000;
 	}
 
 	ret = scif__nodemap_load(path, &lib->map, why, sizeof(why));

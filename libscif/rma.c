@@ -101,15 +101,23 @@ static bool action_ready(struct scif_ep *ep, struct scif_rma_action *a)
 	return ep->rma_done_seq >= a->seq;
 }
 
-/* [ep locked] Run the actions whose condition holds, in queue order. */
+/* [ep locked] Run the actions whose condition holds, in queue order.
+ * Answers to the peer's control requests (sent by actions) leave in the
+ * order the requests came, even when a later one is ready first: the peer
+ * knows which are answered from the highest id it has seen. */
 static void run_actions(struct scif_ep *ep)
 {
 	struct scif_rma_action **pp = &ep->actions, *a;
-	bool failed = ep->rma_err || ep->state != SCIF_EP_CONNECTED;
+	/* a closing endpoint still completes what is in flight */
+	bool failed = ep->rma_err || (ep->state != SCIF_EP_CONNECTED &&
+				      ep->state != SCIF_EP_CLOSING);
+	bool answer_waits = false;
 
 	ep->actions_tail = NULL;
 	while ((a = *pp)) {
-		if (!failed && !action_ready(ep, a)) {
+		if (!failed && (!action_ready(ep, a) ||
+				(a->send_type && answer_waits))) {
+			answer_waits |= a->send_type != 0;
 			ep->actions_tail = a;
 			pp = &a->next;
 			continue;
@@ -195,6 +203,37 @@ int scif__wait_seq(struct scif_ep *ep, uint64_t seq)
 		scif__ep_wait(ep, -1);
 	}
 	return 0;
+}
+
+/*
+ * scif_close of a connected endpoint, before the connection goes: RMAs the
+ * peer has in flight into our windows complete first (as the header
+ * requires).  One WIN_DEL over the whole offset space withdraws all our
+ * windows from the peer; it answers once its RMAs that used any of them
+ * have completed.  Bounded by deadline, and over as soon as the peer goes.
+ */
+void scif__rma_quiesce(struct scif_ep *ep, long long deadline)
+{
+	struct wire_win_del m = { .offset = 0, .len = htole64(UINT64_MAX) };
+	uint32_t id;
+
+	scif__ep_lock(ep);
+	if (!ep->windows || ep->rma_err || ep->state != SCIF_EP_CLOSING)
+		goto out;
+	ep->conn_err = 0; /* set by the upcall if the peer goes meanwhile */
+	id = scif__ctrl_new_id(ep);
+	m.id = htole32(id);
+	if (ep->lib->ops->ctrl_send(ep, SCIF_WIRE_WIN_DEL, &m, sizeof(m)))
+		goto out;
+	while (!scif__reply_seen(ep, id) && !ep->conn_err && !ep->rma_err) {
+		if (scif__ep_wait(ep, deadline) == -ETIMEDOUT) {
+			scif_warn("close: the peer did not confirm that its "
+				  "RMAs into our windows are done");
+			break;
+		}
+	}
+out:
+	scif__ep_unlock(ep);
 }
 
 /* ---- window tables ---- */
@@ -522,8 +561,13 @@ static int rx_win_del(struct scif_ep *ep, const void *p)
 static int rx_reply(struct scif_ep *ep, const void *p)
 {
 	const struct wire_id *m = p;
+	uint32_t id = le32toh(m->id) & SCIF_CTRL_ID_MASK;
 
-	ep->reply_mark = le32toh(m->id) & SCIF_CTRL_ID_MASK;
+	if (scif__reply_seen(ep, id)) {
+		scif_err("answer %u after a later one: dropped", id);
+		return -EPROTO;
+	}
+	ep->reply_mark = id;
 	run_actions(ep);
 	return 0;
 }

@@ -121,6 +121,7 @@ struct scif_lib {
 	size_t nprobes;
 	int probe_timeout_ms, probe_ttl_ms;
 	int accept_timeout_ms; /* requester must complete within this */
+	int close_timeout_ms;  /* each stage of a graceful scif_close */
 };
 
 struct scif_ep {
@@ -163,6 +164,9 @@ struct scif_ep {
 
 /* rma.c */
 void scif__rma_close(struct scif_ep *ep);
+/* Closing a connected endpoint: wait (until deadline) for the peer's RMAs
+ * into our windows. */
+void scif__rma_quiesce(struct scif_ep *ep, long long deadline_ms);
 /* [ep locked] Queue an action; runs now if its condition already holds. */
 int scif__rma_action_add(struct scif_ep *ep, struct scif_rma_action *a);
 /* [ep locked] Post a request's pieces, waiting for queue room. */

@@ -298,7 +298,7 @@ void verbs_ep_close(struct scif_ep *ep)
 	/* Only an established connection is never freed by the progress
 	 * thread, so only it can be waited on here. */
 	if (ve->conn && ve->conn->established)
-		verbs_conn_flush(ve->conn, 5000);
+		verbs_conn_flush(ve->conn, ep->lib->close_timeout_ms);
 	c = ve->conn;
 	ve->conn = NULL;
 	if (c)

@@ -16,10 +16,13 @@
  *    SIGNAL_REMOTE): the client checks its local data when its flag
  *    changes; the server overwrites its source the moment its flag changes,
  *    so a signal that overtook the read shows up as wrong data.
- * 3) INIT_PEER: the client writes without SYNC and only says so; the server
+ * 3) INIT_PEER: the client writes without SYNC and only says so, on a
+ *    second connection so that the news can overtake the data; the server
  *    uses fence_signal(INIT_PEER, SIGNAL_LOCAL) and fence_mark(INIT_PEER) +
  *    fence_wait to know the data is there, and signals the client back with
- *    fence_signal(INIT_PEER, SIGNAL_REMOTE).
+ *    fence_signal(INIT_PEER, SIGNAL_REMOTE).  Between the two, an
+ *    unregister of a window the client never used: its answer must not
+ *    overtake the fence's.
  * 4) a burst of non-SYNC writes, one mark, one wait: everything is there.
  * 5) marks from several threads.
  * 6) every documented errno, and ECONNRESET after the peer closed.
@@ -34,6 +37,7 @@
 #define DOFF 0x10000000ull
 #define DLEN (8 * MiB)
 #define FOFF 0x20000000ull
+#define SOFF 0x30000000ull /* server: a spare page, registered and dropped */
 #define ROUNDS 40
 
 enum { C_WROTE = 1, C_READY, C_ISSUED, C_VERIFY, C_QUIT };
@@ -44,6 +48,9 @@ struct msg {
 };
 
 static scif_epd_t epd;
+/* A second connection: news sent on it does not queue behind the RMAs on
+ * epd's queue pair, so the receiver can act while they are in flight. */
+static scif_epd_t side;
 static uint8_t *data;
 static volatile uint64_t *flag;
 
@@ -70,21 +77,32 @@ static void setup_windows(void)
 		 "register flag");
 }
 
-static void say(uint32_t op, uint32_t round, uint64_t off, uint64_t len,
-		uint64_t seed)
+static void say_on(scif_epd_t e, uint32_t op, uint32_t round, uint64_t off,
+		   uint64_t len, uint64_t seed)
 {
 	struct msg m = { op, round, off, len, seed };
 
-	tc_send_all(epd, &m, sizeof(m));
+	tc_send_all(e, &m, sizeof(m));
+}
+
+static struct msg hear_on(scif_epd_t e, uint32_t want)
+{
+	struct msg m;
+
+	tc_recv_all(e, &m, sizeof(m));
+	TC_CHECK(m.op == want, "expected message %u, got %u", want, m.op);
+	return m;
+}
+
+static void say(uint32_t op, uint32_t round, uint64_t off, uint64_t len,
+		uint64_t seed)
+{
+	say_on(epd, op, round, off, len, seed);
 }
 
 static struct msg hear(uint32_t want)
 {
-	struct msg m;
-
-	tc_recv_all(epd, &m, sizeof(m));
-	TC_CHECK(m.op == want, "expected message %u, got %u", want, m.op);
-	return m;
+	return hear_on(epd, want);
 }
 
 /* Wait for a flag word to take a value, sleeping between looks. */
@@ -110,6 +128,31 @@ static uint64_t round_len(int r)
 
 /* ---------------- server (consumer) ---------------- */
 
+/*
+ * Right after fence_signal(INIT_PEER) the server registers and unregisters a
+ * window the client never uses: the client can answer that WIN_DEL at once,
+ * but its answer must not overtake the FENCE_DONE it owes first (answers
+ * are matched by the highest id seen).  If the flag is already up when the
+ * unregister returns, the data must be complete.
+ */
+static void answer_order(int r, const struct msg *m)
+{
+	static void *spare;
+
+	if (!spare)
+		spare = map_pages(4096);
+	TC_CHECK(scif_register(epd, spare, 4096, SOFF,
+			       SCIF_PROT_READ | SCIF_PROT_WRITE,
+			       SCIF_MAP_FIXED) == (off_t)SOFF,
+		 "register spare");
+	TC_CHECK(scif_unregister(epd, SOFF, 4096) == 0, "unregister spare");
+	if (__atomic_load_n(flag + 1, __ATOMIC_ACQUIRE) == (uint64_t)r)
+		TC_CHECK(tc_verify(data, m->len, m->seed, 0) < 0,
+			 "round %d: an unregister's answer overtook the "
+			 "fence's (%llu bytes)",
+			 r, (unsigned long long)m->len);
+}
+
 static void server_rounds(void)
 {
 	int r, mark;
@@ -134,24 +177,32 @@ static void server_rounds(void)
 		await_flag(flag, 10000 + (uint64_t)r, "readfrom signal");
 		memset(data, 0xee, n);
 	}
+	/* The client's next writes must not race the last spoiling memset:
+	 * it waits for our word that it is over. */
 	hear(C_READY);
+	say(C_READY, 0, 0, 0, 0);
 	printf("server: %d read+signal rounds done\n", ROUNDS);
 	/* 3) INIT_PEER */
 	for (r = 1; r <= ROUNDS / 4; r++) {
-		struct msg m = hear(C_ISSUED);
+		struct msg m = hear_on(side, C_ISSUED);
 
 		TC_CHECK(scif_fence_signal(epd, FOFF + 8, (uint64_t)r, 0, 0,
 					   SCIF_FENCE_INIT_PEER |
 						   SCIF_SIGNAL_LOCAL) == 0,
 			 "signal INIT_PEER local");
+		answer_order(r, &m);
 		await_flag(flag + 1, (uint64_t)r, "peer-fence local signal");
 		TC_CHECK(tc_verify(data, m.len, m.seed, 0) < 0,
-			 "INIT_PEER local signal before the peer's data");
+			 "round %d: INIT_PEER local signal before the peer's "
+			 "data (%llu bytes)",
+			 r, (unsigned long long)m.len);
 		TC_CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_PEER, &mark) == 0 &&
 				 scif_fence_wait(epd, mark) == 0,
 			 "INIT_PEER mark/wait");
 		TC_CHECK(tc_verify(data, m.len, m.seed, 0) < 0,
-			 "INIT_PEER wait returned before the peer's data");
+			 "round %d: INIT_PEER wait returned before the peer's "
+			 "data (%llu bytes)",
+			 r, (unsigned long long)m.len);
 		TC_CHECK(scif_fence_signal(epd, 0, 0, FOFF + 16, (uint64_t)r,
 					   SCIF_FENCE_INIT_PEER |
 						   SCIF_SIGNAL_REMOTE) == 0,
@@ -299,14 +350,15 @@ static void client_rounds(void)
 			 "round %d: read data wrong when the signal came", r);
 	}
 	say(C_READY, 0, 0, 0, 0);
+	hear(C_READY);
 	printf("client: %d read+signal rounds verified\n", ROUNDS);
 	/* 3) */
 	for (r = 1; r <= ROUNDS / 4; r++) {
-		uint64_t n = round_len(r * 3);
+		uint64_t n = round_len(r + 3); /* 4 KiB .. 8 MiB, then small */
 
 		tc_fill(data, n, 3000 + r, 0);
 		TC_CHECK(scif_writeto(epd, DOFF, n, DOFF, 0) == 0, "writeto");
-		say(C_ISSUED, r, 0, n, 3000 + r);
+		say_on(side, C_ISSUED, r, 0, n, 3000 + r);
 		await_flag(flag + 2, (uint64_t)r, "peer's remote signal");
 	}
 	printf("client: INIT_PEER rounds\n");
@@ -345,13 +397,16 @@ int main(int argc, char **argv)
 	alarm(900);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 3 && !strcmp(argv[1], "server")) {
-		lep = tc_listen((uint16_t)atoi(argv[2]), 1);
-		TC_CHECK(scif_accept(lep, &peer, &epd, SCIF_ACCEPT_SYNC) == 0,
+		lep = tc_listen((uint16_t)atoi(argv[2]), 2);
+		TC_CHECK(scif_accept(lep, &peer, &epd, SCIF_ACCEPT_SYNC) == 0 &&
+				 scif_accept(lep, &peer, &side,
+					     SCIF_ACCEPT_SYNC) == 0,
 			 "accept");
 		setup_windows();
 		tc_send_all(epd, "W", 1);
 		server_rounds();
-		TC_CHECK(scif_close(epd) == 0, "close");
+		TC_CHECK(scif_close(epd) == 0 && scif_close(side) == 0,
+			 "close");
 		scif_close(lep);
 		printf("server: ok\n");
 		return 0;
@@ -361,6 +416,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	epd = tc_connect((uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]), 60);
+	side = tc_connect((uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]), 60);
 	setup_windows();
 	{
 		char w;
@@ -385,7 +441,7 @@ int main(int argc, char **argv)
 	TC_ERRNO(scif_fence_signal(epd, FOFF, 1, 0, 0,
 				   SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL),
 		 ECONNRESET);
-	TC_CHECK(scif_close(epd) == 0, "close");
+	TC_CHECK(scif_close(epd) == 0 && scif_close(side) == 0, "close");
 	{ /* not connected */
 		scif_epd_t e = scif_open();
 

@@ -13,7 +13,8 @@
  * offsets, SYNC and fenced non-SYNC, ORDERED; the registration cache (hits
  * counted, munmap+mmap moves the new pages); every documented errno;
  * unregister with RMAs in flight on either side; concurrent RMAs from
- * threads on one endpoint and on two endpoints; RMA after the peer closed.
+ * threads on one endpoint and on two endpoints; RMAs in flight while the
+ * peer closes complete first; RMA after the peer closed.
  */
 #include "tc.h"
 #include "regcache.h"
@@ -34,6 +35,12 @@ int scif__rma_cache_stats(scif_epd_t epd, struct scif_regcache_stats *st);
 #define LRO 0x90000000ull  /* client: read-only window, 64 KiB */
 #define BIG (256 * MiB)
 #define SPAN (BIG + 2 * MiB) /* bytes of the big windows on each side */
+
+/* test_close_in_flight: on the second endpoint's 4 MiB windows */
+#define CL_HALF (2 * MiB - 4096)
+#define CL_FLAG (4 * MiB - 8)
+#define CL_SEED 0xc105e
+#define CL_ROUNDS 2
 
 enum { CMD_FILL = 1, CMD_VERIFY, CMD_UNREG, CMD_QUIT };
 
@@ -144,9 +151,12 @@ static int server(uint16_t port)
 		}
 		tc_send_all(s[0].epd, &res, sizeof(res));
 	}
-	/* Close with windows registered: everything is released. */
-	for (i = 0; i < 2; i++)
+	/* Close with windows registered: everything is released, after the
+	 * client's RMAs into them (test_close_in_flight) are done. */
+	for (i = 1; i >= 0; i--)
 		TC_CHECK(scif_close(s[i].epd) == 0, "close");
+	TC_CHECK(tc_verify(s[1].mem + CL_HALF, CL_HALF, CL_SEED + 1, 0) < 0,
+		 "server: data written while it closed is wrong");
 	scif_close(lep);
 	printf("server: ok\n");
 	return 0;
@@ -508,6 +518,43 @@ static void test_threads(void)
 	printf("concurrent RMAs on one and two endpoints: ok\n");
 }
 
+/*
+ * The server closes while our RMAs into its second endpoint's window are in
+ * flight: its scif_close must let them complete first.  The local signal is
+ * stored only if every one of them succeeded; the server checks the written
+ * half of its window after scif_close returns.
+ */
+static void test_close_in_flight(void)
+{
+	volatile uint64_t *flag = (volatile uint64_t *)(lmem2 + CL_FLAG);
+	struct cmd q = { .op = CMD_QUIT };
+	double t0;
+	int i;
+
+	TC_CHECK(cmd(CMD_FILL, 1, R0, CL_HALF, CL_SEED) == 0, "fill");
+	tc_fill(lmem2 + CL_HALF, CL_HALF, CL_SEED + 1, 0);
+	*flag = 0;
+	for (i = 0; i < CL_ROUNDS; i++) {
+		TC_CHECK(scif_readfrom(cep[1], L0, CL_HALF, R0, 0) == 0,
+			 "readfrom before close");
+		TC_CHECK(scif_writeto(cep[1], L0 + CL_HALF, CL_HALF,
+				      R0 + CL_HALF, 0) == 0,
+			 "writeto before close");
+	}
+	TC_CHECK(scif_fence_signal(cep[1], L0 + CL_FLAG, 1, 0, 0,
+				   SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL) ==
+			 0,
+		 "signal");
+	tc_send_all(cep[0], &q, sizeof(q)); /* the server closes now */
+	for (t0 = tc_now(); !__atomic_load_n(flag, __ATOMIC_ACQUIRE);
+	     usleep(1000))
+		TC_CHECK(tc_now() - t0 < 120,
+			 "RMAs in flight when the peer closed never completed");
+	TC_CHECK(tc_verify(lmem2, CL_HALF, CL_SEED, 0) < 0,
+		 "data read while the peer closed is wrong");
+	printf("RMAs in flight across the peer's scif_close: ok\n");
+}
+
 static int client(uint16_t node, uint16_t port)
 {
 	struct scif_pollepd pe;
@@ -531,11 +578,7 @@ static int client(uint16_t node, uint16_t port)
 	test_threads();
 	test_unregister_busy();
 
-	{ /* RMA after the peer closed */
-		struct cmd q = { .op = CMD_QUIT };
-
-		tc_send_all(cep[0], &q, sizeof(q));
-	}
+	test_close_in_flight();
 	pe.epd = cep[0];
 	pe.events = POLLIN;
 	for (i = 0; i < 100; i++) {
