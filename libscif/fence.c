@@ -12,13 +12,16 @@
  *   sends FENCE_REQ(id); the peer answers FENCE_DONE(id) once every request
  *   it had begun when the request arrived has completed.  Such marks are
  *   the id with bit 30 set.
- * - scif_fence_signal with SCIF_SIGNAL_REMOTE posts an 8-byte RDMA WRITE
- *   of the value once the marked requests have completed (their last piece
- *   acknowledged, or for INIT_PEER the peer's FENCE_DONE), with
- *   IBV_SEND_FENCE as well: the value is never visible before the data,
- *   whether the data came by RDMA WRITE or READ.  Waiting for completion
- *   costs one round trip more than relying on RC write ordering, and needs
- *   no assumption about how a device places the bytes of earlier writes.
+ * - scif_fence_signal with SCIF_SIGNAL_REMOTE writes the value with an
+ *   8-byte fenced RDMA WRITE:
+ *   - INIT_SELF, on a provider with SCIF_PROV_ORDERED_RMA (verbs: RC places
+ *     writes in order, and the fence holds the write until earlier READs
+ *     have completed): posted at once, right behind the requests it covers;
+ *   - INIT_SELF otherwise, and while an earlier remote signal is still
+ *     queued: posted once the marked requests have completed;
+ *   - INIT_PEER: posted once the peer's FENCE_DONE has arrived.
+ *   The value is never visible before the data, whether the data came by
+ *   RDMA WRITE or READ.
  *   SCIF_SIGNAL_LOCAL stores the value from the completion path once the
  *   marked requests (ours, or the peer's per FENCE_DONE) are done.
  */
@@ -204,8 +207,14 @@ SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 		if (ret)
 			goto out;
 	}
-	if (sig & SCIF_SIGNAL_REMOTE)
-		ret = scif__rma_action_add(ep, &ra);
+	if (sig & SCIF_SIGNAL_REMOTE) {
+		ret = -EAGAIN;
+		if (init == SCIF_FENCE_INIT_SELF &&
+		    (ep->lib->ops->caps & SCIF_PROV_ORDERED_RMA))
+			ret = scif__rma_signal_now(ep, rval, ra.raddr, ra.rkey);
+		if (ret == -EAGAIN)
+			ret = scif__rma_action_add(ep, &ra);
+	}
 out:
 	fence_leave(ep);
 	return scif__ret(ret);

@@ -94,6 +94,42 @@ static bool try_remote_signal(struct scif_ep *ep, struct scif_rma_action *a)
 	return true;
 }
 
+/*
+ * [ep locked] A remote fence signal over our own RMAs, on a provider with
+ * SCIF_PROV_ORDERED_RMA: posted now, fenced, right behind the requests it
+ * covers, so it reaches the peer one round trip earlier than waiting for
+ * their completion would.  -EAGAIN when an earlier remote signal is still
+ * queued (signals keep their order: the caller queues this one too).
+ */
+int scif__rma_signal_now(struct scif_ep *ep, uint64_t value, uint64_t raddr,
+			 uint64_t rkey)
+{
+	struct scif_rma_seg seg = { .op = SCIF_RMA_OP_WRITE,
+				    .inline_src = &value,
+				    .raddr = raddr,
+				    .rkey = rkey,
+				    .len = sizeof(value),
+				    .last = 1,
+				    .fence = 1 };
+	struct scif_rma_action *a;
+	int ret;
+
+	/* pieces of one request stay contiguous */
+	while (ep->rma_posting && ep->state == SCIF_EP_CONNECTED)
+		scif__ep_wait(ep, -1);
+	if (ep->state != SCIF_EP_CONNECTED || ep->rma_err)
+		return -ECONNRESET;
+	for (a = ep->actions; a; a = a->next)
+		if (a->remote)
+			return -EAGAIN;
+	seg.seq = ++ep->rma_seq;
+	ep->rma_posting = true;
+	ret = scif__rma_post_all(ep, &seg, 1);
+	ep->rma_posting = false;
+	scif__ep_wake(ep);
+	return ret;
+}
+
 static bool action_ready(struct scif_ep *ep, struct scif_rma_action *a)
 {
 	if (a->on_reply)

@@ -169,6 +169,10 @@ void scif__rma_close(struct scif_ep *ep);
 void scif__rma_quiesce(struct scif_ep *ep, long long deadline_ms);
 /* [ep locked] Queue an action; runs now if its condition already holds. */
 int scif__rma_action_add(struct scif_ep *ep, struct scif_rma_action *a);
+/* [ep locked] Post a remote fence signal behind our RMAs (providers with
+ * SCIF_PROV_ORDERED_RMA); -EAGAIN: queue it as an action instead. */
+int scif__rma_signal_now(struct scif_ep *ep, uint64_t value, uint64_t raddr,
+			 uint64_t rkey);
 /* [ep locked] Post a request's pieces, waiting for queue room. */
 int scif__rma_post_all(struct scif_ep *ep, struct scif_rma_seg *segs, int n);
 /* [ep locked] Find the local window containing [off, off+len) wholly. */

@@ -107,7 +107,16 @@ struct scif_provider_ops {
 	/* Counters of the SCIF_RMA_USECACHE registration cache (tests,
 	 * diagnostics); -EOPNOTSUPP without one. */
 	int (*cache_stats)(struct scif_ep *ep, struct scif_regcache_stats *st);
+
+	/* SCIF_PROV_ORDERED_RMA: on one endpoint, a piece posted with `fence`
+	 * set becomes visible at the peer only after the data of every piece
+	 * posted before it (writes placed in order, reads completed).  Lets a
+	 * remote fence signal go right behind the RMAs it covers instead of
+	 * after their completion. */
+	unsigned caps;
 };
+
+enum { SCIF_PROV_ORDERED_RMA = 1 };
 
 /* A registration made by a provider. */
 struct scif_mr {
@@ -132,7 +141,7 @@ struct scif_rma_seg {
 	uint64_t seq;	    /* the request this piece belongs to */
 	const void *inline_src; /* small write from memory (fence signals) */
 	unsigned last : 1;  /* completion of this piece completes seq */
-	unsigned fence : 1; /* start only after earlier pieces completed */
+	unsigned fence : 1; /* start only after earlier reads completed */
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */

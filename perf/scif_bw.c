@@ -11,10 +11,14 @@
  * How a size is measured (the "driver" is the client, or both sides with
  * --bidir, each on its own connection):
  *   RMA tests   the target registers a window and sends its offset; the
- *               driver issues --depth transfers without SCIF_RMA_SYNC, then
- *               scif_fence_mark(SELF) + scif_fence_wait, and repeats.  Time
- *               runs from the first transfer to the return of the last
- *               fence wait.  BW peak is the best of those batches.
+ *               driver keeps --depth transfers without SCIF_RMA_SYNC in
+ *               flight: it takes a scif_fence_mark(SELF) after each one and
+ *               waits on the mark of the transfer --depth back before the
+ *               next (a sliding window, as perftest keeps its send queue
+ *               full).  --batch instead issues --depth transfers, then one
+ *               fence, and repeats.  Time runs from the first transfer to
+ *               the return of the last fence wait.  BW peak is the best
+ *               stretch of --depth transfers.
  *   send        the driver scif_send(SCIF_SEND_BLOCK)s messages of --size
  *               bytes; the target scif_recv(SCIF_RECV_BLOCK)s them and
  *               measures on its side; it reports back, so both print the
@@ -59,6 +63,7 @@ static const char *const test_titles[T_COUNT] = {
 #define F_CACHE 2u
 #define F_VERIFY 4u
 #define F_ALL 8u
+#define F_BATCH 16u
 
 /* What the client asks for, sent on every connection it opens. */
 struct wire_params {
@@ -89,7 +94,7 @@ struct wire_result {
 struct opts {
 	enum test test;
 	uint64_t size;
-	int all, bidir, cache, json, verify, depth;
+	int all, bidir, cache, json, verify, depth, batch;
 	uint64_t iters, warmup; /* 0: default rule */
 	double duration;
 	long node; /* -1: server */
@@ -119,7 +124,7 @@ static void usage(FILE *f)
 "  #bytes  #iterations  BW peak[MB/sec]  BW average[MB/sec]  MsgRate[Mpps]\n"
 "MB = 2^20 bytes, as in perftest's default report. BW average is all bytes\n"
 "over all time (first transfer to last completion); BW peak is the best\n"
-"batch of --depth transfers; MsgRate is transfers per second / 10^6.\n"
+"stretch of --depth transfers; MsgRate is transfers per second / 10^6.\n"
 "\n"
 "Options:\n"
 "  -n, --node=NODE       be the client and connect to node NODE, retrying\n"
@@ -140,8 +145,11 @@ static void usage(FILE *f)
 "                        N = max(%llu, min(%llu, %llu MiB / size))\n"
 "                        (64K -> 1000, 1M -> 256, 8M -> 32)\n"
 "  -D, --duration=SEC    run each size for SEC seconds instead of -i\n"
-"  -d, --depth=N         window depth: transfers in flight between fences\n"
-"                        (RMA tests), batch size for BW peak (default %d)\n"
+"  -d, --depth=N         RMA tests: transfers kept in flight; all tests:\n"
+"                        the stretch BW peak is measured over (default %d)\n"
+"      --batch           RMA tests: issue --depth transfers, wait for all\n"
+"                        of them with one fence, repeat (the default keeps\n"
+"                        --depth in flight, waiting on the oldest only)\n"
 "  -w, --warmup=N        untimed transfers before each size. Default: one\n"
 "                        pass over the window for RMA tests (min(depth,\n"
 "                        window/size) transfers, so -c registers every\n"
@@ -238,6 +246,10 @@ struct rma_ctx {
 	off_t loff, roff;
 	uint8_t *lbuf;
 	uint64_t size, nslots;
+	/* sliding window: the fence mark taken after each of the last depth
+	 * transfers, by transfer number modulo depth */
+	int *marks;
+	uint64_t depth, issued;
 };
 
 static void rma_one(struct rma_ctx *c, uint64_t k)
@@ -269,9 +281,29 @@ static void rma_one(struct rma_ctx *c, uint64_t k)
 			 (unsigned long long)(c->roff + (off_t)at));
 }
 
-/* Run one size as the driver of an RMA test; fills res. */
-static void rma_drive(struct dir *d, struct rma_ctx *c, const struct wire_size *ws,
-		      struct wire_result *res)
+/*
+ * Sliding window (the default): before a transfer starts, the one depth
+ * transfers back must have completed (its fence mark is waited on), so
+ * depth transfers stay in flight, as perftest keeps its send queue full.
+ * Self marks cost no message: a mark is the number of the newest request.
+ * Where the window holds fewer than depth slots (big sizes), transfers in
+ * flight share slots, as perftest's do; the data is the same pattern.
+ */
+static void rma_slide(struct rma_ctx *c, uint64_t k)
+{
+	int *m = &c->marks[c->issued % c->depth];
+
+	if (c->issued >= c->depth && scif_fence_wait(c->epd, *m) < 0)
+		perf_die("scif_fence_wait");
+	rma_one(c, k);
+	if (scif_fence_mark(c->epd, SCIF_FENCE_INIT_SELF, m) < 0)
+		perf_die("scif_fence_mark");
+	c->issued++;
+}
+
+/* Batch mode (--batch): depth transfers, then a fence that drains them. */
+static void rma_drive_batch(struct dir *d, struct rma_ctx *c,
+			    const struct wire_size *ws, struct wire_result *res)
 {
 	struct perf_progress pr;
 	uint64_t k = 0, n = 0, depth = (uint64_t)d->o.depth;
@@ -312,6 +344,58 @@ static void rma_drive(struct dir *d, struct rma_ctx *c, const struct wire_size *
 	res->bytes = n * c->size;
 	res->secs = t - t0;
 	if (res->peak_mbps == 0 && res->secs > 0) /* no full batch */
+		res->peak_mbps = (double)res->bytes / res->secs / PERF_MB;
+}
+
+/* Run one size as the driver of an RMA test; fills res.  BW peak: the best
+ * stretch of depth transfers; the clock stops when the last completed. */
+static void rma_drive(struct dir *d, struct rma_ctx *c, const struct wire_size *ws,
+		      struct wire_result *res)
+{
+	struct perf_progress pr;
+	uint64_t k = 0, n = 0, depth = (uint64_t)d->o.depth;
+	double t0, tb, t;
+
+	if (d->o.batch) {
+		rma_drive_batch(d, c, ws, res);
+		return;
+	}
+	c->depth = depth;
+	c->issued = 0;
+	for (; k < ws->warmup; k++)
+		rma_slide(c, k);
+	if (ws->warmup)
+		fence(c->epd);
+	perf_progress_start(&pr, d->progress);
+	t0 = tb = perf_now();
+	res->peak_mbps = 0;
+	for (;;) {
+		rma_slide(c, k++);
+		n++;
+		if (ws->iters && n >= ws->iters)
+			break;
+		if (n % depth == 0) {
+			t = perf_now();
+			if (t > tb) {
+				double mbps = (double)(depth * c->size) /
+					      (t - tb) / PERF_MB;
+
+				if (mbps > res->peak_mbps)
+					res->peak_mbps = mbps;
+			}
+			tb = t;
+			if (!ws->iters && t - t0 >= ws->duration)
+				break;
+			perf_progress_tick(&pr, c->size, n, ws->iters,
+					   ws->duration);
+		}
+	}
+	fence(c->epd);
+	t = perf_now();
+	res->iters = n;
+	res->bytes = n * c->size;
+	res->secs = t - t0;
+	if (res->peak_mbps == 0 && res->secs > 0) /* fewer than depth */
 		res->peak_mbps = (double)res->bytes / res->secs / PERF_MB;
 }
 
@@ -417,7 +501,7 @@ static void *run_dir(void *arg)
 	uint64_t wmax = 0, bufmax = 0;
 	uint8_t *mem = NULL;
 	off_t off = 0, roff = 0;
-	int i, vflag = 0;
+	int i, vflag = 0, *marks = NULL;
 
 	for (i = 0; i < d->nsizes; i++) {
 		uint64_t w = win_len(d->sizes[i], d->o.depth);
@@ -440,6 +524,9 @@ static void *run_dir(void *arg)
 		}
 		if (d->drive && d->o.cache)
 			vflag = SCIF_RMA_USECACHE;
+		marks = calloc((size_t)d->o.depth, sizeof(*marks));
+		if (!marks)
+			perf_fail("out of memory");
 	} else {
 		mem = perf_alloc(bufmax);
 	}
@@ -495,8 +582,11 @@ static void *run_dir(void *arg)
 		}
 
 		if (d->drive && is_rma(t)) {
-			struct rma_ctx c = { d->epd, t, vflag, off, roff, mem,
-					     size, nslots };
+			struct rma_ctx c = { .epd = d->epd, .test = t,
+					     .flags = vflag, .loff = off,
+					     .roff = roff, .lbuf = mem,
+					     .size = size, .nslots = nslots,
+					     .marks = marks };
 
 			rma_drive(d, &c, &ws, &mine);
 		} else if (d->drive) {
@@ -544,6 +634,7 @@ static void *run_dir(void *arg)
 	    scif_unregister(d->epd, off, wmax) < 0)
 		perf_die("scif_unregister");
 	perf_free(mem, is_rma(t) ? wmax : bufmax);
+	free(marks);
 	return NULL;
 }
 
@@ -558,7 +649,8 @@ static void print_header(const struct opts *o, const char *side,
 	printf(" Direction       : %s\n", o->bidir ? "bidirectional (sum of both)" :
 	       "client -> server" );
 	if (is_rma(o->test))
-		printf(" Depth (between fences): %d%s\n", o->depth,
+		printf(" Depth           : %d %s%s\n", o->depth,
+		       o->batch ? "per batch, then a fence" : "in flight",
 		       is_v(o->test) ? (o->cache ? ", SCIF_RMA_USECACHE" :
 					", no cache") : "");
 	else
@@ -659,6 +751,7 @@ int main(int argc, char **argv)
 		{ "cache", no_argument, NULL, 'c' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "batch", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -739,6 +832,9 @@ int main(int argc, char **argv)
 		case 'J':
 			o.json = 1;
 			break;
+		case 'B':
+			o.batch = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -768,7 +864,8 @@ int main(int argc, char **argv)
 				MAGIC, VERSION, o.test, (uint32_t)o.depth,
 				(o.bidir ? F_BIDIR : 0) | (o.cache ? F_CACHE : 0) |
 					(o.verify ? F_VERIFY : 0) |
-					(o.all ? F_ALL : 0),
+					(o.all ? F_ALL : 0) |
+					(o.batch ? F_BATCH : 0),
 				(uint32_t)i, o.size, o.iters, o.warmup, o.duration
 			};
 
@@ -798,6 +895,7 @@ int main(int argc, char **argv)
 				o.cache = !!(p.flags & F_CACHE);
 				o.verify = !!(p.flags & F_VERIFY);
 				o.all = !!(p.flags & F_ALL);
+				o.batch = !!(p.flags & F_BATCH);
 				o.size = p.size;
 				o.iters = p.iters;
 				o.warmup = p.warmup;

@@ -254,4 +254,8 @@ const struct scif_provider_ops scif_verbs_ops = {
 	.rma_post = verbs_rma_post,
 	.rma_max_piece = verbs_rma_max_piece,
 	.cache_stats = verbs_cache_stats,
+	/* RC places RDMA WRITEs in order (no IBV_ACCESS_RELAXED_ORDERING on
+	 * our regions), and IBV_SEND_FENCE holds a request back until earlier
+	 * RDMA READs have completed. */
+	.caps = SCIF_PROV_ORDERED_RMA,
 };
