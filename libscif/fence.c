@@ -204,8 +204,11 @@ SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 			lw->last_seq = la.seq;
 		}
 		ret = scif__rma_action_add(ep, &la);
-		if (ret)
+		if (ret) {
+			if (la.ref_window)
+				lw->refs--;
 			goto out;
+		}
 	}
 	if (sig & SCIF_SIGNAL_REMOTE) {
 		ret = -EAGAIN;

@@ -52,6 +52,9 @@ static uint64_t page_size(void)
 
 /* ---- the action queue ---- */
 
+static int wait_posting(struct scif_ep *ep);
+static int post_request(struct scif_ep *ep, struct scif_rma_seg *segs, int n);
+
 static void run_action(struct scif_ep *ep, struct scif_rma_action *a, bool ok)
 {
 	const struct scif_provider_ops *ops = ep->lib->ops;
@@ -62,8 +65,15 @@ static void run_action(struct scif_ep *ep, struct scif_rma_action *a, bool ok)
 		ep->bounce_busy &= ~(1u << a->bounce);
 	if (a->mr.handle)
 		ops->mr_put(ep, &a->mr);
-	if (ok && a->store)
-		__atomic_store_n(a->store, a->value, __ATOMIC_RELEASE);
+	if (ok && a->store) {
+		/* offsets need only be 4-byte aligned */
+		if (!((uintptr_t)a->store % 8)) {
+			__atomic_store_n(a->store, a->value, __ATOMIC_RELEASE);
+		} else {
+			__atomic_thread_fence(__ATOMIC_RELEASE);
+			memcpy(a->store, &a->value, sizeof(a->value));
+		}
+	}
 	if (a->ref_window)
 		a->ref_window->refs--;
 	if (ok && a->send_type) {
@@ -112,22 +122,15 @@ int scif__rma_signal_now(struct scif_ep *ep, uint64_t value, uint64_t raddr,
 				    .last = 1,
 				    .fence = 1 };
 	struct scif_rma_action *a;
-	int ret;
+	int ret = wait_posting(ep);
 
-	/* pieces of one request stay contiguous */
-	while (ep->rma_posting && ep->state == SCIF_EP_CONNECTED)
-		scif__ep_wait(ep, -1);
-	if (ep->state != SCIF_EP_CONNECTED || ep->rma_err)
-		return -ECONNRESET;
+	if (ret)
+		return ret;
 	for (a = ep->actions; a; a = a->next)
 		if (a->remote)
 			return -EAGAIN;
 	seg.seq = ++ep->rma_seq;
-	ep->rma_posting = true;
-	ret = scif__rma_post_all(ep, &seg, 1);
-	ep->rma_posting = false;
-	scif__ep_wake(ep);
-	return ret;
+	return post_request(ep, &seg, 1);
 }
 
 static bool action_ready(struct scif_ep *ep, struct scif_rma_action *a)
@@ -147,13 +150,15 @@ static void run_actions(struct scif_ep *ep)
 	/* a closing endpoint still completes what is in flight */
 	bool failed = ep->rma_err || (ep->state != SCIF_EP_CONNECTED &&
 				      ep->state != SCIF_EP_CLOSING);
-	bool answer_waits = false;
+	bool answer_waits = false, remote_waits = false;
 
 	ep->actions_tail = NULL;
 	while ((a = *pp)) {
 		if (!failed && (!action_ready(ep, a) ||
-				(a->send_type && answer_waits))) {
+				(a->send_type && answer_waits) ||
+				(a->after_remote && remote_waits))) {
 			answer_waits |= a->send_type != 0;
+			remote_waits |= a->remote && !a->on_reply;
 			ep->actions_tail = a;
 			pp = &a->next;
 			continue;
@@ -162,6 +167,7 @@ static void run_actions(struct scif_ep *ep)
 			/* retry once the request being posted completes */
 			a->on_reply = false;
 			a->seq = ep->rma_seq;
+			remote_waits = true;
 			ep->actions_tail = a;
 			pp = &a->next;
 			continue;
@@ -447,13 +453,16 @@ SCIF_EXPORT off_t scif_register(scif_epd_t epd, void *addr, size_t len,
 	return po;
 }
 
-/* [ep locked] Release windows already hidden (dying) and idle. */
-static void windows_release(struct scif_ep *ep)
+/* [ep locked] Release the windows hidden by the scif_unregister whose
+ * WIN_DEL was del_id (0: every hidden window) that nothing references any
+ * more.  Windows still referenced by pending local fence signals stay
+ * hidden until those run (at the latest when the endpoint closes). */
+static void windows_release(struct scif_ep *ep, uint32_t del_id)
 {
 	struct scif_window **pp = &ep->windows, *w;
 
 	while ((w = *pp)) {
-		if (!w->dying) {
+		if (!w->dying || w->refs || (del_id && w->del_id != del_id)) {
 			pp = &w->next;
 			continue;
 		}
@@ -501,11 +510,15 @@ SCIF_EXPORT int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 		ret = -ENXIO;
 		goto out;
 	}
+	/* Windows are tagged with this call's WIN_DEL id: a concurrent
+	 * scif_unregister releases only its own. */
+	id = scif__ctrl_new_id(ep);
 	for (w = ep->windows; w; w = w->next) {
 		if (!w->ready || w->dying || w->offset < off ||
 		    w->offset >= off + len)
 			continue;
 		w->dying = true;
+		w->del_id = id;
 		if (w->last_seq > last)
 			last = w->last_seq;
 	}
@@ -513,7 +526,6 @@ SCIF_EXPORT int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 	m.offset = htole64(off);
 	m.len = htole64(len);
 	m.rsvd = 0;
-	id = scif__ctrl_new_id(ep);
 	m.id = htole32(id);
 	if (!ep->lib->ops->ctrl_send(ep, SCIF_WIRE_WIN_DEL, &m, sizeof(m)))
 		scif__wait_reply(ep, id);
@@ -522,12 +534,12 @@ SCIF_EXPORT int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 		bool busy = false;
 
 		for (w = ep->windows; w; w = w->next)
-			busy |= w->dying && w->refs;
+			busy |= w->dying && w->del_id == id && w->refs;
 		if (!busy || ep->state != SCIF_EP_CONNECTED)
 			break;
 		scif__ep_wait(ep, -1);
 	}
-	windows_release(ep);
+	windows_release(ep, id);
 	ret = 0;
 out:
 	scif__ep_unlock(ep);
@@ -576,8 +588,27 @@ static int rx_win_del(struct scif_ep *ep, const void *p)
 	uint64_t off = le64toh(m->offset), len = le64toh(m->len), last = 0;
 	struct scif_rma_action a = { .bounce = -1,
 				     .send_type = SCIF_WIRE_WIN_DEL_ACK,
-				     .send_id = le32toh(m->id) };
+				     .send_id = le32toh(m->id),
+				     .after_remote = true };
 	struct scif_rwindow **pp = &ep->rwindows, *w;
+	struct scif_rma_action *q;
+
+	/*
+	 * Our pending remote signals into these windows: those over our own
+	 * RMAs go out before the ack (after_remote), so the peer's window
+	 * outlives them.  Those waiting for the peer's FENCE_DONE are dropped:
+	 * holding the ack for them could deadlock against a peer doing the
+	 * same, since each side answers requests in order.
+	 */
+	for (q = ep->actions; q; q = q->next) {
+		if (!q->remote || !q->on_reply || q->raddr < off ||
+		    q->raddr - off >= len)
+			continue;
+		scif_warn("fence signal at peer offset 0x%llx dropped: the "
+			  "peer unregistered its window",
+			  (unsigned long long)q->raddr);
+		q->remote = 0;
+	}
 
 	while ((w = *pp)) {
 		if (w->offset >= off && w->offset + w->len <= off + len) {
@@ -620,8 +651,8 @@ static int rx_fence_req(struct scif_ep *ep, const void *p)
 	return scif__rma_action_add(ep, &a);
 }
 
-void scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
-			const void *payload)
+int scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
+		       const void *payload)
 {
 	static const struct {
 		int (*fn)(struct scif_ep *ep, const void *p);
@@ -634,20 +665,58 @@ void scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
 		[SCIF_WIRE_FENCE_DONE] = { rx_reply, sizeof(struct wire_id) },
 	};
 	uint64_t buf[8]; /* aligned copy of the payload */
+	int ret;
 
 	if (h->type >= SCIF_WIRE_NTYPES || !table[h->type].fn ||
 	    h->len != table[h->type].len || h->len > sizeof(buf)) {
-		scif_err("control message type %u length %u dropped", h->type,
+		scif_err("control message type %u length %u refused", h->type,
 			 h->len);
-		return;
+		return -EPROTO;
 	}
 	memcpy(buf, payload, h->len);
-	if (table[h->type].fn(ep, buf))
-		scif_err("control message type %u failed", h->type);
+	ret = table[h->type].fn(ep, buf);
+	if (ret)
+		scif_err("control message type %u failed (%d)", h->type, ret);
 	scif__ep_wake(ep);
+	return ret;
 }
 
 /* ---- RMA requests ---- */
+
+/* [ep locked] Wait until no other request is being posted (the pieces of
+ * one request stay contiguous); then the connection must still be up. */
+static int wait_posting(struct scif_ep *ep)
+{
+	while (ep->rma_posting && ep->state == SCIF_EP_CONNECTED &&
+	       !ep->rma_err)
+		scif__ep_wait(ep, -1);
+	if (ep->state != SCIF_EP_CONNECTED || ep->rma_err)
+		return -ECONNRESET;
+	return 0;
+}
+
+/* [ep locked] Post the pieces of request ep->rma_seq.  Its number is taken,
+ * so a failure part way ends RMA on the connection: waiters on the request
+ * (fences, SYNC calls, unregister) return instead of waiting for ever, and
+ * its completion work is released. */
+static int post_request(struct scif_ep *ep, struct scif_rma_seg *segs, int n)
+{
+	int ret;
+
+	ep->rma_posting = true;
+	ret = scif__rma_post_all(ep, segs, n);
+	ep->rma_posting = false;
+	if (ret) {
+		scif_err("posting RMA request %llu failed (%d): RMA on this "
+			 "connection has ended",
+			 (unsigned long long)ep->rma_seq, ret);
+		if (!ep->rma_err)
+			ep->rma_err = ret;
+		run_actions(ep);
+	}
+	scif__ep_wake(ep);
+	return ret;
+}
 
 int scif__rma_post_all(struct scif_ep *ep, struct scif_rma_seg *segs, int n)
 {
@@ -676,20 +745,33 @@ struct rma_local {
 	uint32_t lkey; /* virt only */
 };
 
-/* [ep locked] Check, split and post one request; returns its seq. */
+/*
+ * [ep locked] Check, split and post one request; returns its seq.  act, if
+ * not NULL, is the request's completion work: queued before the pieces are
+ * posted (so no later fence signal can run ahead of it), and then owned by
+ * the queue (*act is cleared).  On an error before that, *act is the
+ * caller's to release.
+ */
 static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 		       const struct rma_local *loc, uint64_t roff, uint64_t len,
-		       int flags, uint64_t *seq_out)
+		       int flags, struct scif_rma_action *act,
+		       uint64_t *seq_out)
 {
 	uint64_t maxp = ep->lib->ops->rma_max_piece(ep), pos, seq, split = len;
 	int need_l = op == SCIF_RMA_OP_WRITE ? SCIF_PROT_READ : SCIF_PROT_WRITE;
 	int need_r = op == SCIF_RMA_OP_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ;
 	struct scif_rma_seg *segs = NULL;
-	int n = 0, cap = 0, ret;
+	int i, n = 0, cap = 0, ret;
 
 	if (roff + len < roff || (!loc->virt && loc->addr + len < loc->addr))
 		return -ENXIO;
-	/* Check both ranges wholly before posting anything. */
+	/* Wait for another thread's request first: the lock is dropped while
+	 * waiting, and the window tables may change meanwhile. */
+	ret = wait_posting(ep);
+	if (ret)
+		return ret;
+	/* Check both ranges wholly before posting anything; from here to the
+	 * post the lock is held, so the windows found stay. */
 	for (pos = 0; pos < len;) {
 		struct scif_rwindow *rw = scif__rwindow_find(ep, roff + pos, 1);
 
@@ -717,10 +799,6 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 		if (line > src)
 			split = line - src;
 	}
-	while (ep->rma_posting) /* keep requests' pieces contiguous */
-		scif__ep_wait(ep, -1);
-	if (ep->state != SCIF_EP_CONNECTED || ep->rma_err)
-		return -ECONNRESET;
 	seq = ep->rma_seq + 1;
 	for (pos = 0; pos < len;) {
 		struct scif_rwindow *rw = scif__rwindow_find(ep, roff + pos, 1);
@@ -750,7 +828,6 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 		s->raddr = roff + pos;
 		s->rkey = rw->rkey;
 		s->seq = seq;
-		rw->last_seq = seq;
 		if (loc->virt) {
 			s->laddr = loc->addr + pos;
 			s->lkey = loc->lkey;
@@ -763,18 +840,30 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 				piece = lrest;
 			s->laddr = loc->addr + pos;
 			s->lkey = w->mr.lkey;
-			w->last_seq = seq;
 		}
 		s->len = piece;
 		s->fence = pos >= split;
 		pos += piece;
 	}
 	segs[n - 1].last = 1;
+	if (act) {
+		act->seq = seq;
+		ret = scif__rma_action_add(ep, act);
+		if (ret) {
+			free(segs);
+			return ret;
+		}
+		*act = (struct scif_rma_action){ .bounce = -1 };
+	}
+	/* Nothing can fail now before the post: the windows learn that this
+	 * request uses them (unregister waits for it). */
+	for (i = 0; i < n; i++) {
+		scif__rwindow_find(ep, segs[i].raddr, 1)->last_seq = seq;
+		if (!loc->virt)
+			scif__window_find(ep, segs[i].laddr, 1)->last_seq = seq;
+	}
 	ep->rma_seq = seq;
-	ep->rma_posting = true;
-	ret = scif__rma_post_all(ep, segs, n);
-	ep->rma_posting = false;
-	scif__ep_wake(ep);
+	ret = post_request(ep, segs, n);
 	free(segs);
 	if (ret)
 		return ret;
@@ -839,19 +928,13 @@ static int rma_call(scif_epd_t epd, enum scif_rma_op op, off_t loffset,
 		loc.addr = (uintptr_t)addr;
 		loc.lkey = act.mr.lkey;
 	}
-	ret = rma_request(ep, op, &loc, (uint64_t)roffset, len, flags, &seq);
-	if (virt) {
-		if (ret) { /* nothing was posted: release now */
-			act.copy_dst = NULL;
-			if (act.bounce >= 0)
-				ep->bounce_busy &= ~(1u << act.bounce);
-			if (act.mr.handle)
-				ep->lib->ops->mr_put(ep, &act.mr);
-		} else {
-			act.seq = seq;
-			ret = scif__rma_action_add(ep, &act);
-		}
-	}
+	ret = rma_request(ep, op, &loc, (uint64_t)roffset, len, flags,
+			  virt ? &act : NULL, &seq);
+	/* failed before its completion work was queued: release it here */
+	if (act.bounce >= 0)
+		ep->bounce_busy &= ~(1u << act.bounce);
+	if (act.mr.handle)
+		ep->lib->ops->mr_put(ep, &act.mr);
 	if (!ret && (flags & SCIF_RMA_SYNC))
 		ret = scif__wait_seq(ep, seq);
 out:
@@ -928,10 +1011,12 @@ void scif__rma_close(struct scif_ep *ep)
 	scif__ep_lock(ep);
 	if (!ep->rma_err)
 		ep->rma_err = -ECONNRESET;
-	run_actions(ep); /* all fail: releases registrations */
+	run_actions(ep); /* all fail: releases registrations and refs */
+	/* a window still being registered is its scif_register's to undo */
 	for (w = ep->windows; w; w = w->next)
-		w->dying = true;
-	windows_release(ep);
+		if (w->ready)
+			w->dying = true;
+	windows_release(ep, 0);
 	while ((rw = ep->rwindows)) {
 		ep->rwindows = rw->next;
 		free(rw);

@@ -61,6 +61,7 @@ struct scif_window {
 	int refs;	   /* fence signals waiting on the peer target it */
 	bool ready;	   /* registered (not still being registered) */
 	bool dying;	   /* being unregistered: no new use */
+	uint32_t del_id;   /* the WIN_DEL of the scif_unregister that hides it */
 	struct scif_pinned_pages *pinned;
 };
 
@@ -88,6 +89,9 @@ struct scif_rma_action {
 	uint64_t value;
 	int remote;	 /* a remote fence signal: write value at raddr */
 	uint64_t raddr, rkey;
+	bool after_remote; /* wait for earlier remote signals over our own
+			    * RMAs (a WIN_DEL_ACK: the peer's window stays
+			    * until they have landed) */
 	struct scif_window *ref_window; /* holds a reference on it */
 	uint8_t send_type; /* a deferred control reply (WIN_DEL_ACK, ...) */
 	uint32_t send_id;

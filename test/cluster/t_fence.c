@@ -22,13 +22,18 @@
  *    fence_wait to know the data is there, and signals the client back with
  *    fence_signal(INIT_PEER, SIGNAL_REMOTE).  Between the two, an
  *    unregister of a window the client never used: its answer must not
- *    overtake the fence's.
+ *    overtake the fence's.  Then INIT_PEER over reads: the client reads
+ *    without SYNC; the server signals it with fence_signal(INIT_PEER,
+ *    SIGNAL_REMOTE), waits on an INIT_PEER mark and spoils its source: a
+ *    signal or a wait that came before the read completed shows up as
+ *    wrong data at the client.
  * 4) a burst of non-SYNC writes, one mark, one wait: everything is there.
  * 5) marks from several threads.
  * 6) every documented errno, and ECONNRESET after the peer closed.
  */
 #include "tc.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -38,6 +43,7 @@
 #define DLEN (8 * MiB)
 #define FOFF 0x20000000ull
 #define SOFF 0x30000000ull /* server: a spare page, registered and dropped */
+#define ROFF 0x40000000ull /* both: a read-only page */
 #define ROUNDS 40
 
 enum { C_WROTE = 1, C_READY, C_ISSUED, C_VERIFY, C_QUIT };
@@ -75,6 +81,9 @@ static void setup_windows(void)
 			       SCIF_PROT_READ | SCIF_PROT_WRITE,
 			       SCIF_MAP_FIXED) == (off_t)FOFF,
 		 "register flag");
+	TC_CHECK(scif_register(epd, map_pages(4096), 4096, ROFF, SCIF_PROT_READ,
+			       SCIF_MAP_FIXED) == (off_t)ROFF,
+		 "register read-only page");
 }
 
 static void say_on(scif_epd_t e, uint32_t op, uint32_t round, uint64_t off,
@@ -208,6 +217,26 @@ static void server_rounds(void)
 						   SCIF_SIGNAL_REMOTE) == 0,
 			 "signal INIT_PEER remote");
 	}
+	/* 3b) INIT_PEER over the client's reads */
+	for (r = 1; r <= ROUNDS / 4; r++) {
+		uint64_t n = round_len(r + 3);
+		struct msg m;
+
+		tc_fill(data, n, 3500 + r, 0);
+		say_on(side, C_READY, r, 0, n, 3500 + r);
+		m = hear_on(side, C_ISSUED);
+		TC_CHECK(m.round == (uint32_t)r, "round");
+		TC_CHECK(scif_fence_signal(epd, 0, 0, FOFF + 24, (uint64_t)r,
+					   SCIF_FENCE_INIT_PEER |
+						   SCIF_SIGNAL_REMOTE) == 0,
+			 "signal INIT_PEER remote after reads");
+		TC_CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_PEER, &mark) == 0 &&
+				 scif_fence_wait(epd, mark) == 0,
+			 "INIT_PEER mark/wait after reads");
+		memset(data, 0xee, n);
+	}
+	hear(C_READY); /* the client is done reading: section 4 may write */
+	say(C_READY, 0, 0, 0, 0);
 	printf("server: INIT_PEER rounds verified\n");
 	/* 4, 5) verify on request */
 	for (;;) {
@@ -267,6 +296,31 @@ static void client_errors(void)
 	TC_ERRNO(scif_fence_mark(-1, SCIF_FENCE_INIT_SELF, &mark), EBADF);
 	TC_ERRNO(scif_fence_wait(epd, -5), EINVAL);
 	TC_ERRNO(scif_fence_wait(-1, 0), EBADF);
+	TC_ERRNO(scif_fence_signal(-1, FOFF, 1, 0, 0,
+				   SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL),
+		 EBADF);
+	{ /* a descriptor that is not an endpoint */
+		int nul = open("/dev/null", O_RDONLY);
+
+		TC_CHECK(nul >= 0, "open /dev/null");
+		TC_ERRNO(scif_fence_mark(nul, SCIF_FENCE_INIT_SELF, &mark),
+			 ENOTTY);
+		TC_ERRNO(scif_fence_wait(nul, 0), ENOTTY);
+		TC_ERRNO(scif_fence_signal(nul, FOFF, 1, 0, 0,
+					   SCIF_FENCE_INIT_SELF |
+						   SCIF_SIGNAL_LOCAL),
+			 ENOTTY);
+		close(nul);
+	}
+	/* a peer mark is good once issued; one never issued is EINVAL */
+	TC_CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_PEER, &mark) == 0 &&
+			 scif_fence_wait(epd, mark) == 0,
+		 "peer mark");
+	TC_ERRNO(scif_fence_wait(epd, mark + 1000), EINVAL);
+	/* the peer's window does not allow the write */
+	TC_ERRNO(scif_fence_signal(epd, 0, 0, ROFF, 1,
+				   SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_REMOTE),
+		 EACCES);
 	/* signal: exactly one INIT, at least one SIGNAL, nothing else */
 	TC_ERRNO(scif_fence_signal(epd, FOFF, 1, FOFF, 1, SCIF_SIGNAL_LOCAL),
 		 EINVAL);
@@ -361,7 +415,22 @@ static void client_rounds(void)
 		say_on(side, C_ISSUED, r, 0, n, 3000 + r);
 		await_flag(flag + 2, (uint64_t)r, "peer's remote signal");
 	}
-	printf("client: INIT_PEER rounds\n");
+	for (r = 1; r <= ROUNDS / 4; r++) {
+		struct msg m = hear_on(side, C_READY);
+
+		memset(data, 0, m.len);
+		TC_CHECK(scif_readfrom(epd, DOFF, m.len, DOFF, 0) == 0,
+			 "readfrom");
+		say_on(side, C_ISSUED, r, 0, m.len, m.seed);
+		await_flag(flag + 3, (uint64_t)r, "peer's signal after reads");
+		TC_CHECK(tc_verify(data, m.len, m.seed, 0) < 0,
+			 "round %d: INIT_PEER signal before our read completed "
+			 "(%llu bytes)",
+			 r, (unsigned long long)m.len);
+	}
+	say(C_READY, 0, 0, 0, 0);
+	hear(C_READY);
+	printf("client: INIT_PEER rounds (writes and reads) verified\n");
 	/* 4) a burst, one mark, one wait */
 	for (i = 0; i < 16; i++) {
 		tc_fill(data + (uint64_t)i * 512 * 1024, 512 * 1024, 4000 + i, 0);
@@ -441,6 +510,10 @@ int main(int argc, char **argv)
 	TC_ERRNO(scif_fence_signal(epd, FOFF, 1, 0, 0,
 				   SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL),
 		 ECONNRESET);
+	TC_ERRNO(scif_fence_signal(epd, 0, 0, FOFF, 1,
+				   SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_REMOTE),
+		 ECONNRESET);
+	TC_ERRNO(scif_fence_mark(epd, SCIF_FENCE_INIT_PEER, &mark), ECONNRESET);
 	TC_CHECK(scif_close(epd) == 0 && scif_close(side) == 0, "close");
 	{ /* not connected */
 		scif_epd_t e = scif_open();

@@ -13,7 +13,8 @@
  * offsets, SYNC and fenced non-SYNC, ORDERED; the registration cache (hits
  * counted, munmap+mmap moves the new pages); every documented errno;
  * unregister with RMAs in flight on either side; concurrent RMAs from
- * threads on one endpoint and on two endpoints; RMAs in flight while the
+ * threads on one endpoint and on two endpoints; windows registered and
+ * unregistered concurrently while RMAs use them; RMAs in flight while the
  * peer closes complete first; RMA after the peer closed.
  */
 #include "tc.h"
@@ -519,6 +520,105 @@ static void test_threads(void)
 }
 
 /*
+ * Windows come and go while RMAs use them.  Each churn thread registers its
+ * window, writes it to the peer without SYNC, unregisters it at once (which
+ * must wait for those writes) and has the peer check the data; the threads
+ * unregister concurrently, so each must release only its own windows.  A
+ * prober meanwhile writes from the churning windows: every call either
+ * moves data or fails with ENXIO, and the connection survives.
+ */
+#define CH_THREADS 3
+#define CH_ROUNDS 16
+#define CH_LEN (8 * MiB)
+#define CH_OFF(i) (0xA0000000ull + (uint64_t)(i) * 16 * MiB)
+#define CH_REMOTE(i) (R0 + 200 * MiB + (uint64_t)(i) * 2 * MiB)
+#define CH_PROBE (R0 + 220 * MiB)
+
+struct churn {
+	int idx;
+	uint8_t *mem;
+};
+
+static void *churn_worker(void *arg)
+{
+	struct churn *c = arg;
+	uint64_t off = CH_OFF(c->idx), half = CH_LEN / 2;
+	int r;
+
+	for (r = 0; r < CH_ROUNDS; r++) {
+		uint64_t seed = 900 + (uint64_t)c->idx * 100 + (uint64_t)r;
+
+		tc_fill(c->mem, CH_LEN, seed, 0);
+		reg_fixed(cep[0], c->mem, CH_LEN, off,
+			  SCIF_PROT_READ | SCIF_PROT_WRITE);
+		TC_CHECK(scif_writeto(cep[0], (off_t)off, half,
+				      (off_t)CH_REMOTE(c->idx), 0) == 0,
+			 "churn writeto");
+		TC_CHECK(scif_writeto(cep[0], (off_t)(off + half), half,
+				      (off_t)(CH_REMOTE(c->idx) + half), 0) == 0,
+			 "churn writeto");
+		TC_CHECK(scif_unregister(cep[0], (off_t)off, CH_LEN) == 0,
+			 "churn unregister");
+		verify_remote(0, CH_REMOTE(c->idx), CH_LEN, seed,
+			      "writes whose window was unregistered at once");
+	}
+	return NULL;
+}
+
+static void *churn_prober(void *arg)
+{
+	int *stop = arg, i;
+	unsigned long moved = 0, gone = 0;
+
+	while (!__atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
+		for (i = 0; i < CH_THREADS; i++) {
+			int r = scif_writeto(cep[0], (off_t)(CH_OFF(i) + 4096),
+					     4096, (off_t)CH_PROBE, 0);
+
+			TC_CHECK(r == 0 || errno == ENXIO,
+				 "RMA from a churning window: %s",
+				 strerror(errno));
+			if (r == 0)
+				moved++;
+			else
+				gone++;
+		}
+		usleep(200);
+	}
+	printf("churn prober: %lu RMAs moved, %lu refused with ENXIO\n",
+	       moved, gone);
+	return NULL;
+}
+
+static void test_churn(void)
+{
+	struct churn c[CH_THREADS];
+	pthread_t th[CH_THREADS], pr;
+	int i, stop = 0;
+
+	for (i = 0; i < CH_THREADS; i++) {
+		c[i].idx = i;
+		c[i].mem = map_big(CH_LEN);
+	}
+	TC_CHECK(!pthread_create(&pr, NULL, churn_prober, &stop), "thread");
+	for (i = 0; i < CH_THREADS; i++)
+		TC_CHECK(!pthread_create(&th[i], NULL, churn_worker, &c[i]),
+			 "thread");
+	for (i = 0; i < CH_THREADS; i++)
+		pthread_join(th[i], NULL);
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	pthread_join(pr, NULL);
+	/* the connection still works */
+	tc_fill(laddr(L0), MiB, 990, 0);
+	TC_CHECK(scif_writeto(cep[0], L0, MiB, R0 + 3 * MiB, SCIF_RMA_SYNC) == 0,
+		 "writeto after the churn");
+	verify_remote(0, R0 + 3 * MiB, MiB, 990, "writeto after the churn");
+	for (i = 0; i < CH_THREADS; i++)
+		munmap(c[i].mem, CH_LEN);
+	printf("windows registered and unregistered under concurrent RMAs: ok\n");
+}
+
+/*
  * The server closes while our RMAs into its second endpoint's window are in
  * flight: its scif_close must let them complete first.  The local signal is
  * stored only if every one of them succeeded; the server checks the written
@@ -576,6 +676,7 @@ static int client(uint16_t node, uint16_t port)
 	test_cache();
 	test_pinned();
 	test_threads();
+	test_churn();
 	test_unregister_busy();
 
 	test_close_in_flight();
@@ -590,6 +691,11 @@ static int client(uint16_t node, uint16_t port)
 	TC_CHECK(pe.revents & POLLHUP, "no hang-up after the server closed");
 	TC_ERRNO(scif_writeto(cep[0], L0, 4096, R0, SCIF_RMA_SYNC), ECONNRESET);
 	TC_ERRNO(scif_readfrom(cep[0], L0, 4096, R0, 0), ECONNRESET);
+	TC_ERRNO(scif_vwriteto(cep[0], lmem, 4096, R0, 0), ECONNRESET);
+	TC_ERRNO(scif_vreadfrom(cep[0], lmem, 4096, R0, SCIF_RMA_SYNC),
+		 ECONNRESET);
+	TC_ERRNO(scif_vwriteto(cep[0], lmem, 8 * MiB, R0, SCIF_RMA_USECACHE),
+		 ECONNRESET);
 	TC_ERRNO(scif_register(cep[0], lmem, 4096, 0, SCIF_PROT_READ, 0),
 		 ECONNRESET);
 	TC_ERRNO(scif_unregister(cep[0], L0, LSPLIT), ECONNRESET);
