@@ -125,6 +125,18 @@ SCIF_EXPORT int scif_listen(scif_epd_t epd, int backlog)
 	return scif__ret(ret);
 }
 
+/*
+ * A connection that was established and has already been dropped again still
+ * succeeded: its data is queued and recv drains it before ECONNRESET.  Only
+ * scif__ep_peer_gone() leaves CONNECTED for DISCONNECTED; a failed attempt
+ * goes back to BOUND.
+ */
+static bool ep_was_established(const struct scif_ep *ep)
+{
+	return ep->state == SCIF_EP_CONNECTED ||
+	       ep->state == SCIF_EP_DISCONNECTED;
+}
+
 /* [ep locked] Collect the result of an O_NONBLOCK connect. */
 static int connect_collect(struct scif_ep *ep)
 {
@@ -132,7 +144,7 @@ static int connect_collect(struct scif_ep *ep)
 		return -EINPROGRESS;
 	ep->nonblock_connect = false;
 	scif__ep_wake(ep);
-	if (ep->state == SCIF_EP_CONNECTED)
+	if (ep_was_established(ep))
 		return ep->port.port;
 	return ep->conn_err ? ep->conn_err : -ECONNREFUSED;
 }
@@ -186,7 +198,7 @@ SCIF_EXPORT int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 	}
 	while (ep->state == SCIF_EP_CONNECTING)
 		scif__ep_wait(ep, -1);
-	if (ep->state == SCIF_EP_CONNECTED)
+	if (ep_was_established(ep))
 		ret = ep->port.port;
 	else
 		ret = ep->conn_err ? ep->conn_err : -ECONNREFUSED;
@@ -293,9 +305,11 @@ retry:
 			ep->state = SCIF_EP_BOUND;
 			ep->conn_err = -ETIMEDOUT;
 		}
-		ret = ep->state == SCIF_EP_CONNECTED ? 0 :
-		      ep->conn_err		     ? ep->conn_err :
-							 -ECONNRESET;
+		/* a requester that connected, sent and closed at once is
+		 * still a connection: hand it over with its data */
+		ret = ep_was_established(ep) ? 0 :
+		      ep->conn_err	     ? ep->conn_err :
+					       -ECONNRESET;
 		scif__ep_unlock(ep);
 	}
 	if (!ret)
@@ -306,8 +320,9 @@ retry:
 			  strerror(-ret));
 		ep_destroy_unpublished(ep);
 		/* The requester gave up: wait for the next one, or tell a
-		 * non-blocking caller to come back (EAGAIN, as documented). */
-		if (ret != -ENOMEM) {
+		 * non-blocking caller to come back (EAGAIN, as documented).
+		 * Running out of memory or descriptors is ours to report. */
+		if (ret != -ENOMEM && ret != -EMFILE && ret != -ENFILE) {
 			if (flags & SCIF_ACCEPT_SYNC)
 				goto retry;
 			ret = -EAGAIN;

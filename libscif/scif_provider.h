@@ -149,9 +149,11 @@ extern const struct scif_provider_ops scif_verbs_ops;
 
 /* Upcalls from providers. */
 struct scif_wire_hdr;
-/* [ep locked] A core control message arrived (in stream order). */
-void scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
-			const void *payload);
+/* [ep locked] A core control message arrived (in stream order).  Returns
+ * 0, or a negative errno for a message the core cannot take (logged): the
+ * provider then ends the connection, since the peers no longer agree. */
+int scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
+		       const void *payload);
 /* [ep locked] RMA request seq (and all before it) completed; err < 0 when
  * the transport failed it. */
 void scif__ep_rma_done(struct scif_ep *ep, uint64_t seq, int err);

@@ -105,6 +105,7 @@ struct verbs_conn {
 	bool established; /* rdma_cm said ESTABLISHED, not yet disconnected */
 	bool dead;	  /* peer gone or QP in error */
 	bool closing;
+	bool proto_err;	  /* the peer broke the protocol: receive nothing more */
 	uint16_t peer_node, peer_port;
 
 	/* receive ring: rdepth + cdepth buffers, shared by both pools */

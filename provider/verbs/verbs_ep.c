@@ -343,6 +343,10 @@ static void on_connect_request(struct verbs_prov *vp, struct rdma_cm_event *ev)
 	req->peer_node = pd.node;
 	req->peer_port = pd.port;
 	req->prov_data = p;
+	/* rdma_cm gave the child id the listener's context; the listener may
+	 * be freed while the request waits, so the child carries none until
+	 * accept stores its connection (events meanwhile are ignored). */
+	id->context = NULL;
 	scif__ep_lock(lve->ep);
 	ret = scif__ep_conn_request(lve->ep, req);
 	scif__ep_unlock(lve->ep);
@@ -397,6 +401,8 @@ static struct verbs_conn *on_established(struct verbs_conn *c,
 
 	c->established = true;
 	if (c->active) {
+		if (c->dead) /* broke the protocol before we got here */
+			return conn_fail(c, -ECONNRESET);
 		if (verbs_parse_pd(ev->param.conn.private_data,
 				   ev->param.conn.private_data_len, &pd)) {
 			scif_err("acceptor sent no valid SCIF header");
@@ -441,18 +447,21 @@ static int on_route_resolved(struct verbs_conn *c)
 
 void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev)
 {
-	struct verbs_conn *c = ev->id->context, *dead = NULL;
+	struct verbs_conn *c, *dead = NULL;
 	enum rdma_cm_event_type type = ev->event;
 	struct scif_ep *ep;
 	int ret;
 
+	/* a child's context is stored by verbs_ep_accept in another thread */
+	c = __atomic_load_n(&ev->id->context, __ATOMIC_ACQUIRE);
 	scif_dbg("cm event %s status %d", rdma_event_str(type), ev->status);
 	if (type == RDMA_CM_EVENT_CONNECT_REQUEST) {
 		on_connect_request(vp, ev);
 		return;
 	}
-	/* Events of listener-owned ids (children still in a backlog) carry the
-	 * listener's context; accept handles those requesters' failures. */
+	/* Children still in a backlog carry no context (see
+	 * on_connect_request); accept handles those requesters' failures.
+	 * Port ids (VERBS_CTX_PORT) get no events we act on. */
 	if (!c || c->kind != VERBS_CTX_CONN) {
 		rdma_ack_cm_event(ev);
 		return;

@@ -8,7 +8,9 @@
  * receives land in whichever buffer is next, so the pools are counts, not
  * buffer ranges.  Stream buffers are reposted when the application has read
  * them, control buffers as soon as they are handled.  One control credit is
- * kept for CREDIT messages, so credits can always be returned.
+ * kept for CREDIT messages, so credits can always be returned.  A message
+ * that breaks the protocol ends the connection: dropping it would leave a
+ * silent hole in the byte stream or in the credit accounting.
  */
 #include "verbs.h"
 #include "../../libscif/log.h"
@@ -194,6 +196,11 @@ static void maybe_send_credit(struct verbs_conn *c)
 {
 	if (!can_talk(c) || !c->ccredits)
 		return;
+	/* The last control credit only goes on a CREDIT that returns control
+	 * credits: the peer can then always answer, and both sides cannot
+	 * spend their last one on data credits and be left with none. */
+	if (c->ccredits == 1 && !c->creturnable)
+		return;
 	if (c->returnable >= c->rdepth / 2 || c->creturnable >= c->cdepth / 2)
 		post_msg(c, SCIF_WIRE_CREDIT, NULL, 0);
 }
@@ -247,8 +254,24 @@ static int rx_ctrl(void *ctx, const struct scif_wire_hdr *h, const void *p)
 {
 	struct verbs_conn *c = ctx;
 
-	scif__ep_ctrl_recv(c->ep, h, p);
-	return 0;
+	/* a refused one would leave the peer waiting for our answer */
+	return scif__ep_ctrl_recv(c->ep, h, p);
+}
+
+/* [ep locked] The peer broke the protocol: end the connection as if it had
+ * gone.  The application reads what arrived before, then gets ECONNRESET. */
+static void conn_proto_error(struct verbs_conn *c)
+{
+	c->proto_err = true;
+	if (!c->dead) {
+		c->dead = true;
+		/* a connect not yet established fails in on_established */
+		if (!c->closing && (c->established || !c->active))
+			scif__ep_peer_gone(c->ep, -ECONNRESET);
+	}
+	/* the peer hears of it now; fails harmlessly if not yet connected */
+	if (rdma_disconnect(c->id))
+		scif_info("rdma_disconnect: %m");
 }
 
 static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
@@ -267,26 +290,41 @@ static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
 	struct scif_wire_hdr h = { 0 };
 	int kept;
 
+	if (c->proto_err)
+		return; /* what follows a broken message is not trusted */
 	if (idx >= c->nrbuf || bytes > c->rsize) {
 		scif_err("receive completion out of the ring (%u, %u bytes)",
 			 idx, bytes);
 		return;
 	}
-	if (!scif__wire_decode(buf, bytes, &h)) {
-		if (c->credits + h.credits > c->peer_depth ||
-		    c->ccredits + h.ccredits > c->peer_cdepth) {
-			scif_err("peer returned credits it never had (%u, %u)",
-				 h.credits, h.ccredits);
-		} else {
-			c->credits += h.credits;
-			c->ccredits += h.ccredits;
-		}
+	if (scif__wire_decode(buf, bytes, &h)) {
+		scif_err("malformed message of %u bytes from %u:%u: "
+			 "connection ended",
+			 bytes, c->peer_node, c->peer_port);
+		conn_proto_error(c);
+		return;
 	}
+	if (c->credits + h.credits > c->peer_depth ||
+	    c->ccredits + h.ccredits > c->peer_cdepth) {
+		scif_err("peer %u:%u returned credits it never had (%u, %u): "
+			 "connection ended",
+			 c->peer_node, c->peer_port, h.credits, h.ccredits);
+		conn_proto_error(c);
+		return;
+	}
+	c->credits += h.credits;
+	c->ccredits += h.ccredits;
 	kept = scif__wire_dispatch(table, SCIF_WIRE_NTYPES, c, buf, bytes);
 	if (kept == 1)
 		return;
-	/* Consumed by the header alone, handled, or refused: reuse it, and
-	 * return the credit of the pool its type draws from. */
+	if (kept < 0) { /* unknown type or bad length, logged by dispatch */
+		scif_err("connection to %u:%u ended: protocol error",
+			 c->peer_node, c->peer_port);
+		conn_proto_error(c);
+		return;
+	}
+	/* Consumed by the header alone or handled: reuse it, and return the
+	 * credit of the pool its type draws from. */
 	if (!post_recv(c, idx)) {
 		if (h.type == SCIF_WIRE_DATA)
 			c->returnable++;
