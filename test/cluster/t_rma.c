@@ -528,11 +528,11 @@ static void test_threads(void)
  * moves data or fails with ENXIO, and the connection survives.
  */
 #define CH_THREADS 3
-#define CH_ROUNDS 16
+#define CH_ROUNDS 8
 #define CH_LEN (8 * MiB)
 #define CH_OFF(i) (0xA0000000ull + (uint64_t)(i) * 16 * MiB)
-#define CH_REMOTE(i) (R0 + 200 * MiB + (uint64_t)(i) * 2 * MiB)
-#define CH_PROBE (R0 + 220 * MiB)
+#define CH_REMOTE(i) (R0 + 200 * MiB + (uint64_t)(i) * CH_LEN)
+#define CH_PROBE (R0 + 240 * MiB)
 
 struct churn {
 	int idx;
