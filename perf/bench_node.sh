@@ -68,6 +68,11 @@ argv_for() {
         # perftest defaults otherwise (busy-polling the CQ, tx depth 128)
         ARGV=("$tool" -d "$DEV" -F -s "$size" -n "$n" -p "$port")
         [ "$role" = client ] && ARGV+=("$SERVER_ADDR") ;;
+    ib_send_lat_ev)
+        # sleeping on CQ events (-e), as scif_lat does: where busy-polling
+        # starves the vCPU rxe runs on, this is the comparable figure
+        ARGV=(ib_send_lat -e -d "$DEV" -F -s "$size" -n "$n" -p "$port")
+        [ "$role" = client ] && ARGV+=("$SERVER_ADDR") ;;
     rstream)
         local rs=$RS64
         [ "$size" = 1048576 ] && rs=$RS1M
@@ -93,7 +98,7 @@ argv_for() {
 #   (field 5, usec); rstream: usec/xfer (last field) -> MB/sec of one side.
 parse() {
     case $1 in
-    ib_send_lat | scif_lat)
+    ib_send_lat | ib_send_lat_ev | scif_lat)
         awk '/^ *#bytes/ { h = 1; next }
              h && $1 ~ /^[0-9]+$/ { if ($5 + 0 > 0) print $5; exit }' "$2" ;;
     rstream)
@@ -233,6 +238,7 @@ STEPS=(
     "read_64K ib_read_bw scif_readfrom 65536 MB/s"
     "read_1M ib_read_bw scif_readfrom 1048576 MB/s"
     "lat_send_${LATSZ}B ib_send_lat scif_lat $LATSZ usec"
+    "lat_send_${LATSZ}B_ev ib_send_lat_ev scif_lat $LATSZ usec"
     "stream_64K rstream scif_send 65536 MB/s"
     "stream_1M rstream scif_send 1048576 MB/s"
     "vwriteto_cached_64K - scif_vwriteto_c 65536 MB/s"

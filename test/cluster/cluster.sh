@@ -3,8 +3,9 @@
 # stock kernel, each chrooted into the host's / (read-only over 9p), and run
 # COMMAND on every node concurrently.
 #
-# Usage: test/cluster/cluster.sh [--nodes N] [--timeout SEC] [--mem MB]
+# Usage: test/cluster/cluster.sh [--nodes N] [--timeout SEC] [--mem MB] [--cpus N]
 #                                [--grace SEC] [--logdir DIR] -- COMMAND [ARGS...]
+#   --cpus: vCPUs per VM (default 1; each is a host thread under TCG).
 #   One COMMAND word is run as a shell line (bash -c, so 'a & b; c' works);
 #   several words are exec'd as an argv with their quoting kept.
 #   Exit status: 0 only if COMMAND exited 0 on every node; otherwise the first
@@ -17,13 +18,14 @@ SELF=$(readlink -f "${BASH_SOURCE[0]}")
 REPO=$(cd "$(dirname "$SELF")/../.." && pwd)
 CACHE_DIR=${SCIF_CACHE_DIR:-$REPO/.cache/kernel}
 
-NODES=1 TIMEOUT=600 MEM=1024 GRACE=30 LOGDIR=""
-usage() { sed -n '5,11s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
+NODES=1 TIMEOUT=600 MEM=1024 CPUS=1 GRACE=30 LOGDIR=""
+usage() { sed -n '5,12s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
     --nodes) NODES=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --mem) MEM=$2; shift 2 ;;
+    --cpus) CPUS=$2; shift 2 ;;
     --grace) GRACE=$2; shift 2 ;;
     --logdir) LOGDIR=$2; shift 2 ;;
     --) shift; break ;;
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || usage
 case $NODES in 1 | 2 | 3) ;; *) echo "cluster: --nodes must be 1..3" >&2; exit 2 ;; esac
+case $CPUS in 1 | 2 | 3 | 4) ;; *) echo "cluster: --cpus must be 1..4" >&2; exit 2 ;; esac
 for v in "$TIMEOUT" "$MEM" "$GRACE"; do
     [[ $v =~ ^[0-9]+$ ]] || { echo "cluster: bad number '$v'" >&2; exit 2; }
 done
@@ -261,7 +264,7 @@ start_node() {
             -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")
     fi
     qemu-system-x86_64 -nodefaults -no-user-config -machine pc -accel tcg -cpu max \
-        -smp 1 -m "$MEM" -nographic -monitor none -no-reboot \
+        -smp "$CPUS" -m "$MEM" -nographic -monitor none -no-reboot \
         -serial "file:$RUN/console$i.log" \
         -kernel "$VMLINUZ" -initrd "$INITRD" \
         -append "console=ttyS0 quiet panic=-1 cluster.node=$i cluster.nodes=$NODES" \

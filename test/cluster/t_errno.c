@@ -8,6 +8,8 @@
  *   t_errno server [...]    cross-node subset, server role (pair.sh)
  *   t_errno client NODE     cross-node subset, client of node NODE
  *   t_errno unpriv MAP      helper: binds as nobody (test_bind_privileged)
+ *   t_errno child ...       helper: another process of the node
+ *                           (test_bind_other_process, test_provider_env)
  *
  * Before its first SCIF call the program writes its own node map: the given
  * one (SCIF_NODES_FILE) plus a node at 192.0.2.99, where nobody answers, for
@@ -622,6 +624,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_bad_descriptors),
 		cmocka_unit_test(test_bind),
 		cmocka_unit_test(test_bind_privileged),
+		cmocka_unit_test(test_bind_other_process),
+		cmocka_unit_test(test_provider_env),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_connect_args),
 		cmocka_unit_test(test_connect_refused),
@@ -660,6 +664,8 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && !strcmp(argv[1], "unpriv"))
 		return unpriv_main(argv[2]);
+	if (argc >= 2 && !strcmp(argv[1], "child"))
+		return child_main(argc, argv);
 	int is_client = argc == 3 && !strcmp(argv[1], "client");
 
 	if (argc > 1 && !is_server && !is_client) {

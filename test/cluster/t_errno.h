@@ -92,6 +92,9 @@ int unpriv_main(const char *map); /* t_errno unpriv MAP */
 /* the tests, listed in main()'s tables: t_errno_conn.c */
 void test_bind(void **state);
 void test_bind_privileged(void **state);
+void test_bind_other_process(void **state);
+void test_provider_env(void **state);
+int child_main(int argc, char **argv);
 void test_connected_states(void **state);
 void test_listen(void **state);
 void test_connect_args(void **state);

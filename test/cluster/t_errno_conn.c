@@ -79,6 +79,110 @@ void test_bind_privileged(void **state)
 			 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
+/* Run this program again as "t_errno child ARGS..." with the node map we
+ * were given and extra environment (NAME=VALUE or NULL); returns its exit
+ * status (-1: it did not exit).  The environment is built before fork():
+ * the child of a threaded process only calls execve. */
+static int run_child(const char *envset, char *const args[])
+{
+	extern char **environ;
+	static char mapvar[600];
+	char *argv[8] = { "/proc/self/exe", "child" }, *envp[256];
+	char *const *a;
+	int n = 2, m = 0, st;
+	pid_t pid;
+
+	for (a = args; *a && n < 7; a++)
+		argv[n++] = *a;
+	argv[n] = NULL;
+	snprintf(mapvar, sizeof(mapvar), "SCIF_NODES_FILE=%s", g_orig_map);
+	envp[m++] = mapvar;
+	if (envset)
+		envp[m++] = (char *)envset;
+	for (a = environ; *a && m < 255; a++)
+		if (strncmp(*a, "SCIF_NODES_FILE=", 16) &&
+		    strncmp(*a, "SCIF_PROVIDER=", 14))
+			envp[m++] = *a;
+	envp[m] = NULL;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execve(argv[0], argv, envp);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A port is unique on the node, across processes: another process cannot
+ * bind a port this one holds (EINVAL, as the header says), and gets it once
+ * this one has closed it. */
+void test_bind_other_process(void **state)
+{
+	char port[16];
+	scif_epd_t a = xopen();
+	int p;
+
+	(void)state;
+	p = scif_bind(a, 0);
+	assert_true(p >= SCIF_PORT_RSVD);
+	snprintf(port, sizeof(port), "%d", p);
+	assert_int_equal(run_child(NULL, (char *[]){ "bind", port, "EINVAL",
+						     NULL }),
+			 0);
+	CHECK_RET(scif_close(a), 0);
+	assert_int_equal(run_child(NULL, (char *[]){ "bind", port, "0", NULL }),
+			 0);
+}
+
+/* SCIF_PROVIDER picks the transport: "verbs" works here, a name no provider
+ * has makes the library unusable (scif_open: ENODEV). */
+void test_provider_env(void **state)
+{
+	(void)state;
+	assert_int_equal(run_child("SCIF_PROVIDER=verbs",
+				   (char *[]){ "open", "0", NULL }),
+			 0);
+	assert_int_equal(run_child("SCIF_PROVIDER=no-such-provider",
+				   (char *[]){ "open", "ENODEV", NULL }),
+			 0);
+}
+
+/* t_errno child bind PORT WANT | child open WANT: WANT is 0 (success) or
+ * the errno name expected.  Exit status 0 when the call did as expected. */
+int child_main(int argc, char **argv)
+{
+	const char *want;
+	scif_epd_t e;
+	int r, err;
+
+	alarm(60); /* the node map and self node come from our parent */
+	if (argc == 5 && !strcmp(argv[2], "bind")) {
+		want = argv[4];
+		e = scif_open();
+		if (e < 0)
+			return 10;
+		errno = 0;
+		r = scif_bind(e, atoi(argv[3]));
+		err = errno;
+		scif_close(e);
+		if (!strcmp(want, "0"))
+			return r == atoi(argv[3]) ? 0 : 11;
+		return r == -1 && !strcmp(strerrorname_np(err), want) ? 0 : 12;
+	}
+	if (argc == 4 && !strcmp(argv[2], "open")) {
+		want = argv[3];
+		errno = 0;
+		e = scif_open();
+		err = errno;
+		if (!strcmp(want, "0"))
+			return e >= 0 && !scif_close(e) ? 0 : 13;
+		return e == -1 && !strcmp(strerrorname_np(err), want) ? 0 : 14;
+	}
+	return 2;
+}
+
 /* t_errno unpriv MAP: drop to nobody, then open endpoints and bind.  Ports
  * below SCIF_ADMIN_PORT_END are refused with EACCES, the others are not.
  * (Privileges are dropped before the first SCIF call: the kernel refuses
