@@ -124,6 +124,7 @@ struct verbs_conn {
 	uint32_t sdepth, ssize;
 	uint32_t *sfree;
 	uint32_t nsfree;
+	bool flushing;	   /* verbs_conn_flush waits for every buffer */
 	uint32_t credits;  /* stream messages the peer can take now */
 	uint32_t ccredits; /* control messages likewise */
 	uint32_t peer_depth, peer_cdepth, peer_msg_size;
@@ -157,7 +158,7 @@ int verbs_parse_pd(const void *data, uint8_t len, struct verbs_conn_pd *out);
 /* verbs_msg.c */
 int verbs_conn_setup(struct verbs_conn *c);
 void verbs_cq_event(void *arg);
-void verbs_cq_drain(struct verbs_conn *c);
+bool verbs_cq_drain(struct verbs_conn *c);
 void verbs_conn_flush(struct verbs_conn *c, int timeout_ms);
 ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len);
 ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len);

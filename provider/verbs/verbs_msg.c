@@ -345,32 +345,49 @@ static void conn_error(struct verbs_conn *c, struct ibv_wc *wc)
 	}
 }
 
-/* [ep locked] Process every completion the CQ holds. */
-void verbs_cq_drain(struct verbs_conn *c)
+/*
+ * [ep locked] Process every completion the CQ holds.  Returns whether a
+ * waiter may care: something arrived, an RMA piece completed (queue room),
+ * an error, or a send buffer came back while none was free or a flush waits
+ * for them.  A plain send completion changes nothing a waiter looks at:
+ * waking for it would rouse a thread blocked in recv for nothing, one
+ * context switch per message on the latency path.
+ */
+bool verbs_cq_drain(struct verbs_conn *c)
 {
 	struct ibv_wc wc[CQ_BATCH];
+	bool wake = false;
 	int n, i;
 
 	while ((n = ibv_poll_cq(c->cq, CQ_BATCH, wc)) > 0) {
 		for (i = 0; i < n; i++) {
 			uint64_t id = wc[i].wr_id;
 
-			if (id & WRID_RMA)
+			if (id & WRID_RMA) {
 				verbs_rma_complete(c, &wc[i]);
-			else if (id & WRID_SEND)
+				wake = true;
+			} else if (id & WRID_SEND) {
+				wake |= !c->nsfree || c->flushing;
 				c->sfree[c->nsfree++] = (uint32_t)id;
-			if (wc[i].status != IBV_WC_SUCCESS)
+			}
+			if (wc[i].status != IBV_WC_SUCCESS) {
 				conn_error(c, &wc[i]);
-			else if (!(id & (WRID_SEND | WRID_RMA)) && !c->closing)
+				wake = true;
+			} else if (!(id & (WRID_SEND | WRID_RMA)) &&
+				   !c->closing) {
 				rx_message(c, (uint32_t)id, wc[i].byte_len);
+				wake = true;
+			}
 		}
 	}
+	return wake;
 }
 
 void verbs_cq_event(void *arg)
 {
 	struct verbs_conn *c = arg;
 	struct ibv_cq *cq;
+	bool wake, queued;
 	void *ctx;
 
 	scif__ep_lock(c->ep);
@@ -379,11 +396,14 @@ void verbs_cq_event(void *arg)
 		ibv_req_notify_cq(cq, 0);
 	}
 	/* Drain after re-arming so nothing completes unnoticed. */
-	verbs_cq_drain(c);
+	queued = c->out_head != NULL;
+	wake = verbs_cq_drain(c);
 	if (!c->closing) {
 		flush_outbox(c);
 		maybe_send_credit(c);
-		scif__ep_wake(c->ep);
+		/* an outbox that drained may let a blocked send go on */
+		if (wake || queued)
+			scif__ep_wake(c->ep);
 	}
 	scif__ep_unlock(c->ep);
 }
@@ -398,10 +418,12 @@ void verbs_conn_flush(struct verbs_conn *c, int timeout_ms)
 {
 	long long deadline = scif__now_ms() + timeout_ms;
 
+	c->flushing = true; /* every send completion wakes us */
 	while (c->established && !c->dead &&
 	       (c->nsfree < c->sdepth || c->rma_inflight || c->out_head) &&
 	       scif__ep_wait(c->ep, deadline) != -ETIMEDOUT)
 		;
+	c->flushing = false;
 	if ((c->nsfree < c->sdepth || c->rma_inflight) && !c->dead)
 		scif_warn("closing with %u messages and %u RMAs "
 			  "unacknowledged",
