@@ -848,7 +848,11 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 	segs[n - 1].last = 1;
 	if (act) {
 		act->seq = seq;
+		/* adding runs the queue: a deferred remote signal must not
+		 * take seq from under us */
+		ep->rma_posting = true;
 		ret = scif__rma_action_add(ep, act);
+		ep->rma_posting = false;
 		if (ret) {
 			free(segs);
 			return ret;
