@@ -30,16 +30,11 @@ SCIF_EXPORT scif_epd_t scif_open(void)
 	ep = scif__ep_new(lib, &err);
 	if (!ep)
 		goto err;
-	err = lib->ops->ep_open(lib->prov, ep);
-	if (err)
-		goto err_put;
 	err = scif__ep_publish(ep);
 	if (err)
-		goto err_close;
+		goto err_put;
 	return ep->ev.app_fd;
 
-err_close:
-	lib->ops->ep_close(ep);
 err_put:
 	scif__ep_put(ep);
 err:
@@ -47,39 +42,20 @@ err:
 	return SCIF_OPEN_FAILED;
 }
 
-struct bind_try {
-	struct scif_ep *ep;
-};
-
-static int bind_try(uint16_t port, void *arg)
-{
-	struct scif_ep *ep = arg;
-
-	return ep->lib->ops->ep_bind(ep, port);
-}
-
-/* [ep locked] */
+/* [ep locked] Ports are the core's: unique per node across processes and
+ * providers (ports.h). */
 static int ep_bind_locked(struct scif_ep *ep, uint16_t pn)
 {
 	struct scif_lib *lib = ep->lib;
 	int ret;
 
-	if (pn == 0) {
-		ret = scif__port_alloc(&lib->ports, bind_try, ep, &pn);
-		if (ret)
-			return ret;
-	} else {
-		ret = scif__port_take(&lib->ports, pn);
-		if (ret)
-			return ret;
-		ret = lib->ops->ep_bind(ep, pn);
-		if (ret) {
-			scif__port_release(&lib->ports, pn);
-			/* In use by another process of this node: the header
-			 * says EINVAL for a port that is already bound. */
-			return ret == -EADDRINUSE ? -EINVAL : ret;
-		}
-	}
+	if (pn == 0)
+		ret = scif__port_alloc(&lib->ports, scif__port_node_try,
+				       &lib->ports, &pn);
+	else
+		ret = scif__port_reserve(&lib->ports, pn);
+	if (ret)
+		return ret;
 	ep->bound = true;
 	ep->port.node = lib->self;
 	ep->port.port = pn;
@@ -103,6 +79,41 @@ SCIF_EXPORT int scif_bind(scif_epd_t epd, uint16_t pn)
 	return scif__ret(ret);
 }
 
+/* Undo listen on every provider; without the listener's lock, since a
+ * provider's unlisten waits for its request handling to finish. */
+static void unlisten_all(struct scif_ep *ep, void **lctx)
+{
+	struct scif_lib *lib = ep->lib;
+	int i;
+
+	for (i = 0; i < lib->nprovs; i++)
+		if (lctx[i])
+			lib->provs[i].ops.unlisten(lib->provs[i].prov, lctx[i]);
+}
+
+/* [ep locked] A listener takes requests over every active provider; it
+ * fails only when none will listen. */
+static int listen_all(struct scif_ep *ep, int backlog)
+{
+	struct scif_lib *lib = ep->lib;
+	int i, ok = 0, ret = -ENODEV;
+
+	for (i = 0; i < lib->nprovs; i++) {
+		struct scif_prov_inst *pi = &lib->provs[i];
+		int r = pi->ops.listen(pi->prov, ep, ep->port.port, backlog,
+				       &ep->lctx[i]);
+
+		if (!r)
+			ok++;
+		else if (ret == -ENODEV)
+			ret = r;
+		if (r)
+			scif_warn("listen on port %u over %s: %s", ep->port.port,
+				  pi->ops.name, strerror(-r));
+	}
+	return ok ? 0 : ret;
+}
+
 SCIF_EXPORT int scif_listen(scif_epd_t epd, int backlog)
 {
 	struct scif_ep *ep;
@@ -114,7 +125,7 @@ SCIF_EXPORT int scif_listen(scif_epd_t epd, int backlog)
 	ret = scif__ep_check(ep->state, SCIF_OP_LISTEN);
 	if (!ret) {
 		ep->backlog = backlog;
-		ret = ep->lib->ops->ep_listen(ep, backlog);
+		ret = listen_all(ep, backlog);
 	}
 	if (!ret) {
 		ep->state = SCIF_EP_LISTENING;
@@ -137,6 +148,32 @@ static bool ep_was_established(const struct scif_ep *ep)
 	       ep->state == SCIF_EP_DISCONNECTED;
 }
 
+/* [ep locked] A failed connect leaves the endpoint bound, with no
+ * provider: the next attempt chooses again.  ep_close may block, so the
+ * lock is dropped around it. */
+static void ep_drop_provider(struct scif_ep *ep)
+{
+	const struct scif_provider_ops *ops = ep->ops;
+
+	if (!ep->pi)
+		return;
+	ep->pi = NULL;
+	ep->ops = &scif__null_ops;
+	scif__ep_unlock(ep);
+	ops->ep_close(ep);
+	scif__ep_lock(ep);
+	ep->prov_data = NULL;
+}
+
+/* [ep locked] The outcome of a connect that is no longer in progress. */
+static int connect_result(struct scif_ep *ep)
+{
+	if (ep_was_established(ep))
+		return ep->port.port;
+	ep_drop_provider(ep);
+	return ep->conn_err ? ep->conn_err : -ECONNREFUSED;
+}
+
 /* [ep locked] Collect the result of an O_NONBLOCK connect. */
 static int connect_collect(struct scif_ep *ep)
 {
@@ -144,9 +181,39 @@ static int connect_collect(struct scif_ep *ep)
 		return -EINPROGRESS;
 	ep->nonblock_connect = false;
 	scif__ep_wake(ep);
-	if (ep_was_established(ep))
-		return ep->port.port;
-	return ep->conn_err ? ep->conn_err : -ECONNREFUSED;
+	return connect_result(ep);
+}
+
+/* The first provider, in order of preference, that reaches the node. */
+static struct scif_prov_inst *choose_provider(struct scif_lib *lib,
+					      const struct scif_node *node)
+{
+	int i;
+
+	for (i = 0; i < lib->nprovs; i++)
+		if (lib->provs[i].ops.reaches(lib->provs[i].prov, node))
+			return &lib->provs[i];
+	return NULL;
+}
+
+/* [ep locked] Choose the provider and start the connection; on failure the
+ * endpoint is BOUND again with conn_err set. */
+static int connect_start(struct scif_ep *ep, const struct scif_node *node,
+			 uint16_t port)
+{
+	struct scif_prov_inst *pi = choose_provider(ep->lib, node);
+	int ret = pi ? scif__ep_bind_provider(ep, pi) : -ENODEV;
+
+	ep->conn_err = 0;
+	if (!ret) {
+		ep->state = SCIF_EP_CONNECTING;
+		ret = ep->ops->ep_connect(ep, node, port);
+	}
+	if (ret) {
+		ep->state = SCIF_EP_BOUND;
+		ep->conn_err = ret;
+	}
+	return ret;
 }
 
 SCIF_EXPORT int scif_connect(scif_epd_t epd, struct scif_portID *dst)
@@ -183,13 +250,14 @@ SCIF_EXPORT int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 			goto out;
 	}
 	fl = fcntl(ep->ev.app_fd, F_GETFL);
-	ep->conn_err = 0;
-	ep->state = SCIF_EP_CONNECTING;
-	ret = lib->ops->ep_connect(ep, node, dst->port);
-	if (ret) {
-		ep->state = SCIF_EP_BOUND;
+	ret = connect_start(ep, node, dst->port);
+	if (ret && !(fl >= 0 && (fl & O_NONBLOCK))) {
+		ret = connect_result(ep);
 		goto out;
 	}
+	/* A non-blocking connect reports every outcome the same way,
+	 * whether the transport failed it at once or later: EINPROGRESS,
+	 * then POLLOUT, then the result (as the kernel driver does). */
 	if (fl >= 0 && (fl & O_NONBLOCK)) {
 		ep->nonblock_connect = true;
 		scif__ep_wake(ep);
@@ -198,10 +266,7 @@ SCIF_EXPORT int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 	}
 	while (ep->state == SCIF_EP_CONNECTING)
 		scif__ep_wait(ep, -1);
-	if (ep_was_established(ep))
-		ret = ep->port.port;
-	else
-		ret = ep->conn_err ? ep->conn_err : -ECONNREFUSED;
+	ret = connect_result(ep);
 out:
 	scif__ep_unlock(ep);
 	scif__ep_put(ep);
@@ -243,7 +308,7 @@ static int accept_dequeue(struct scif_ep *lep, int flags,
 
 static void ep_destroy_unpublished(struct scif_ep *ep)
 {
-	ep->lib->ops->ep_close(ep);
+	ep->ops->ep_close(ep);
 	scif__rma_close(ep);
 	if (ep->bound)
 		scif__port_release(&ep->lib->ports, ep->port.port);
@@ -254,6 +319,7 @@ SCIF_EXPORT int scif_accept(scif_epd_t epd, struct scif_portID *peer,
 			    scif_epd_t *newepd, int flags)
 {
 	struct scif_conn_req *req;
+	struct scif_prov_inst *pi;
 	struct scif_ep *lep, *ep;
 	struct scif_lib *lib;
 	int ret = scif__ep_lookup(epd, &lep);
@@ -274,14 +340,15 @@ retry:
 	ret = accept_dequeue(lep, flags, &req);
 	if (ret)
 		goto out;
+	pi = (struct scif_prov_inst *)req->prov_inst;
 	ep = scif__ep_new(lib, &ret);
 	if (!ep) {
-		lib->ops->conn_reject(lep, req);
+		pi->ops.conn_reject(pi->prov, req);
 		goto out;
 	}
-	ret = lib->ops->ep_open(lib->prov, ep);
+	ret = scif__ep_bind_provider(ep, pi);
 	if (ret) {
-		lib->ops->conn_reject(lep, req);
+		pi->ops.conn_reject(pi->prov, req);
 		scif__ep_put(ep);
 		goto out;
 	}
@@ -291,7 +358,7 @@ retry:
 	scif__port_ref(&lib->ports, ep->port.port);
 	ep->peer.node = req->peer_node;
 	ep->peer.port = req->peer_port;
-	ret = lib->ops->ep_accept(lep, req, ep); /* owns req from here */
+	ret = ep->ops->ep_accept(req, ep); /* owns req from here */
 	if (!ret) {
 		/* The requester answers at once unless it died in between;
 		 * do not wait for the transport's own (long) timeout. */
@@ -355,23 +422,28 @@ SCIF_EXPORT int scif_close(scif_epd_t epd)
 		return scif__ret(-EBADF);
 	}
 	was_connected = ep->state == SCIF_EP_CONNECTED;
-	ep->state = SCIF_EP_CLOSING;
+	ep->state = SCIF_EP_CLOSING; /* refuses new requests */
+	scif__ep_wake(ep); /* blocked callers see CLOSING and return */
+	scif__ep_unlock(ep);
+	unlisten_all(ep, ep->lctx);
+
+	/* Refuse the requests still in the backlog. */
+	scif__ep_lock(ep);
 	pending = ep->pending_head;
 	ep->pending_head = ep->pending_tail = NULL;
 	ep->npending = 0;
-	scif__ep_wake(ep); /* blocked callers see CLOSING and return */
 	scif__ep_unlock(ep);
-
-	/* Refuse the requests still in the backlog. */
 	while (pending) {
 		struct scif_conn_req *next = pending->next;
+		struct scif_prov_inst *pi =
+			(struct scif_prov_inst *)pending->prov_inst;
 
-		lib->ops->conn_reject(ep, pending);
+		pi->ops.conn_reject(pi->prov, pending);
 		pending = next;
 	}
 	if (was_connected)
 		scif__rma_quiesce(ep, scif__now_ms() + lib->close_timeout_ms);
-	lib->ops->ep_close(ep);
+	ep->ops->ep_close(ep);
 	scif__rma_close(ep);
 	if (ep->bound)
 		scif__port_release(&lib->ports, ep->port.port);
@@ -417,9 +489,13 @@ void scif__ep_peer_gone(struct scif_ep *ep, int err)
 	scif__ep_wake(ep);
 }
 
-int scif__ep_conn_request(struct scif_ep *lep, struct scif_conn_req *req)
+int scif__ep_conn_request(struct scif_ep *lep, struct scif_prov *prov,
+			  struct scif_conn_req *req)
 {
 	if (lep->state != SCIF_EP_LISTENING || lep->npending >= lep->backlog)
+		return -ECONNREFUSED;
+	req->prov_inst = scif__lib_inst(lep->lib, prov);
+	if (!req->prov_inst)
 		return -ECONNREFUSED;
 	req->next = NULL;
 	if (lep->pending_tail)

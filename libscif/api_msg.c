@@ -20,14 +20,12 @@
  * provider call, the lock and what a vanished peer means differ. */
 static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 {
-	const struct scif_provider_ops *ops;
 	pthread_mutex_t *dir_lock;
 	struct scif_ep *ep;
 	int ret = scif__ep_lookup(epd, &ep), done = 0;
 
 	if (ret)
 		return scif__ret(ret);
-	ops = ep->lib->ops;
 	if (len < 0 || (flags & ~SCIF_SEND_BLOCK)) /* == SCIF_RECV_BLOCK */
 		ret = -EINVAL;
 	else if (len && !msg)
@@ -38,6 +36,7 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 	pthread_mutex_lock(dir_lock);
 	scif__ep_lock(ep);
 	for (;;) {
+		const struct scif_provider_ops *ops = ep->ops;
 		ssize_t n;
 
 		ret = scif__ep_check(ep->state, send ? SCIF_OP_SEND : SCIF_OP_RECV);

@@ -3,25 +3,27 @@
  * Fences: marks, waits and signals over the RMA sequence numbers (rma.c).
  *
  * How marks map onto completions:
- * - Our RMA requests are numbered (seq) in posting order on one RC QP,
- *   which completes them in that order.  A SCIF_FENCE_INIT_SELF mark is the
- *   seq of the last request begun; waiting on it waits for rma_done_seq to
- *   reach it.  Marks are ints: seq modulo 2^30, read back relative to the
+ * - Our RMA requests are numbered (seq) in posting order; the provider
+ *   completes their pieces in any order, and rma_done_seq is the highest
+ *   seq up to which every request has completed (completion.c).  A
+ *   SCIF_FENCE_INIT_SELF mark is the seq of the last request begun; waiting
+ *   on it waits for rma_done_seq to reach it.  Marks are ints: seq modulo 2^30, read back relative to the
  *   current seq (a mark is good for 2^29 requests).
  * - Our peer's RMAs complete on the peer, so a SCIF_FENCE_INIT_PEER mark
  *   sends FENCE_REQ(id); the peer answers FENCE_DONE(id) once every request
  *   it had begun when the request arrived has completed.  Such marks are
  *   the id with bit 30 set.
  * - scif_fence_signal with SCIF_SIGNAL_REMOTE writes the value with an
- *   8-byte fenced RDMA WRITE:
+ *   8-byte fenced RMA piece that carries the value itself (SCIF_SEG_IMM):
  *   - INIT_SELF, on a provider with SCIF_PROV_ORDERED_RMA (verbs: RC places
  *     writes in order, and the fence holds the write until earlier READs
- *     have completed): posted at once, right behind the requests it covers;
+ *     have completed; shm: copies complete in posting order): posted at
+ *     once, right behind the requests it covers;
  *   - INIT_SELF otherwise, and while an earlier remote signal is still
  *     queued: posted once the marked requests have completed;
  *   - INIT_PEER: posted once the peer's FENCE_DONE has arrived.
- *   The value is never visible before the data, whether the data came by
- *   RDMA WRITE or READ.
+ *   The value is never visible before the data, whether the data was
+ *   written or read.
  *   SCIF_SIGNAL_LOCAL stores the value from the completion path once the
  *   marked requests (ours, or the peer's per FENCE_DONE) are done.
  */
@@ -35,9 +37,6 @@
 #define MARK_PEER (1u << 30)
 #define MARK_MASK ((1u << 30) - 1)
 
-struct wire_id {
-	uint32_t id, rsvd;
-};
 
 static int fence_enter(scif_epd_t epd, struct scif_ep **ep)
 {
@@ -63,11 +62,11 @@ static void fence_leave(struct scif_ep *ep)
 /* [ep locked] Ask the peer to tell us when its RMAs so far complete. */
 static int peer_request(struct scif_ep *ep, uint32_t *id)
 {
-	struct wire_id m = { 0 };
+	struct scif_wire_id m = { 0 };
 
 	*id = scif__ctrl_new_id(ep);
 	m.id = htole32(*id);
-	return ep->lib->ops->ctrl_send(ep, SCIF_WIRE_FENCE_REQ, &m, sizeof(m));
+	return ep->ops->ctrl_send(ep, SCIF_WIRE_FENCE_REQ, &m, sizeof(m));
 }
 
 SCIF_EXPORT int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
@@ -139,6 +138,23 @@ static uint64_t *local_slot(struct scif_ep *ep, off_t off,
 		   NULL;
 }
 
+/* [ep locked] Queue a remote signal, holding a reference on the peer's
+ * window it targets (which may have gone while we waited to post). */
+static int signal_queue(struct scif_ep *ep, struct scif_rma_action *ra)
+{
+	struct scif_rwindow *rw = scif__rwindow_find(ep, ra->roff, 8);
+	int ret;
+
+	if (!rw)
+		return -ENXIO;
+	rw->refs++;
+	ra->ref_rwindow = rw;
+	ret = scif__rma_action_add(ep, ra);
+	if (ret)
+		scif__rwindow_put(ep, rw);
+	return ret;
+}
+
 SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 				  off_t roff, uint64_t rval, int flags)
 {
@@ -183,8 +199,7 @@ SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 			ret = -EACCES;
 			goto out;
 		}
-		ra.raddr = (uint64_t)roff;
-		ra.rkey = rw->rkey;
+		ra.roff = (uint64_t)roff;
 	}
 	if (init == SCIF_FENCE_INIT_PEER) {
 		ret = peer_request(ep, &id);
@@ -213,10 +228,11 @@ SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 	if (sig & SCIF_SIGNAL_REMOTE) {
 		ret = -EAGAIN;
 		if (init == SCIF_FENCE_INIT_SELF &&
-		    (ep->lib->ops->caps & SCIF_PROV_ORDERED_RMA))
-			ret = scif__rma_signal_now(ep, rval, ra.raddr, ra.rkey);
-		if (ret == -EAGAIN)
-			ret = scif__rma_action_add(ep, &ra);
+		    (ep->attr.caps & SCIF_PROV_ORDERED_RMA))
+			ret = scif__rma_signal_now(ep, rval, ra.roff);
+		/* queued: the peer's window must outlive the signal */
+		if (ret == -EAGAIN || ret == -ENXIO)
+			ret = signal_queue(ep, &ra);
 	}
 out:
 	fence_leave(ep);

@@ -13,15 +13,31 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The provider registry: the only process-wide list besides the instance. */
-static const struct scif_provider_ops *const providers[] = {
-	&scif_verbs_ops,
-};
-
 static struct scif_lib *the_lib;
 static pid_t lib_pid; /* the process that initialised it */
 static int lib_err;
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+/* The provider registry: the only process-wide list besides the instance.
+ * Built-in providers first; scif__provider_add() appends one (a provider
+ * loaded at run time, or a test's fake) before the library initialises. */
+static const struct scif_provider_ops *providers[SCIF_MAX_PROVIDERS * 2] = {
+	&scif_shm_ops,
+	&scif_verbs_ops,
+};
+static size_t nregistry = 2;
+#define NREGISTRY (sizeof(providers) / sizeof(providers[0]))
+
+int scif__provider_add(const struct scif_provider_ops *ops)
+{
+	if (the_lib || lib_err)
+		return -EBUSY; /* the instance has chosen already */
+	if (nregistry == NREGISTRY)
+		return -ENOSPC;
+	providers[nregistry++] = ops;
+	return 0;
+}
+
 
 long long scif__now_ms(void)
 {
@@ -31,18 +47,58 @@ long long scif__now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Stubs for the slots a provider leaves empty (EOPNOTSUPP, as rdma-core's
- * verbs_context_ops does). */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint32_t scif__env_u32(const char *name, uint32_t def, uint32_t lo,
+		       uint32_t hi)
+{
+	const char *s = getenv(name);
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s)
+		return def;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || *s == '-' || v < lo || v > hi) {
+		scif_warn("%s=%s out of range [%u, %u], using %u", name, s, lo,
+			  hi, def);
+		return def;
+	}
+	return (uint32_t)v;
+}
+
+/* ---- stubs for the slots a provider leaves empty ---- */
+
+static bool stub_reaches(struct scif_prov *p, const struct scif_node *n)
+{
+	(void)p, (void)n;
+	return true;
+}
 static int stub_node_probe(struct scif_prov *p, const struct scif_node *n,
 			   int t)
 {
 	(void)p, (void)n, (void)t;
 	return 0; /* no way to ask: listed means online */
 }
-static int stub_listen(struct scif_ep *ep, int b)
+static void stub_unlisten(struct scif_prov *p, void *l)
 {
-	(void)ep, (void)b;
-	return 0;
+	(void)p, (void)l;
 }
 static int stub_ctrl_send(struct scif_ep *ep, uint8_t t, const void *p,
 			  uint32_t l)
@@ -50,25 +106,43 @@ static int stub_ctrl_send(struct scif_ep *ep, uint8_t t, const void *p,
 	(void)ep, (void)t, (void)p, (void)l;
 	return -EOPNOTSUPP;
 }
-static int stub_win_register(struct scif_ep *ep, void *a, size_t l, off_t o,
-			     int p, struct scif_mr *mr)
+static int stub_ep_progress(struct scif_ep *ep)
 {
-	(void)ep, (void)a, (void)l, (void)o, (void)p, (void)mr;
-	return -EOPNOTSUPP;
+	(void)ep;
+	return 0;
 }
-static void stub_win_unregister(struct scif_ep *ep, struct scif_mr *mr)
+static void stub_query(struct scif_ep *ep, struct scif_prov_attr *a)
 {
-	(void)ep, (void)mr;
+	(void)ep;
+	a->max_piece = 1u << 30;
+	a->align = 1;
+	a->caps = 0;
 }
-static int stub_mr_get(struct scif_ep *ep, void *a, size_t l, int f,
+static int stub_mr_reg(struct scif_ep *ep, const struct scif_mem *m,
 		       struct scif_mr *mr)
 {
-	(void)ep, (void)a, (void)l, (void)f, (void)mr;
+	(void)ep, (void)m, (void)mr;
 	return -EOPNOTSUPP;
 }
-static void stub_mr_put(struct scif_ep *ep, struct scif_mr *mr)
+static void stub_mr_dereg(struct scif_ep *ep, struct scif_mr *mr)
 {
 	(void)ep, (void)mr;
+}
+static int stub_mr_export(struct scif_ep *ep, const struct scif_mr *mr,
+			  void *b, size_t c)
+{
+	(void)ep, (void)mr, (void)b, (void)c;
+	return -EOPNOTSUPP;
+}
+static int stub_rmr_import(struct scif_ep *ep, const void *b, size_t bl,
+			   uint64_t l, struct scif_rmr *r)
+{
+	(void)ep, (void)b, (void)bl, (void)l, (void)r;
+	return -EOPNOTSUPP;
+}
+static void stub_rmr_release(struct scif_ep *ep, struct scif_rmr *r)
+{
+	(void)ep, (void)r;
 }
 static int stub_rma_post(struct scif_ep *ep, const struct scif_rma_seg *s,
 			 int n)
@@ -81,105 +155,258 @@ static int stub_cache_stats(struct scif_ep *ep, struct scif_regcache_stats *st)
 	(void)ep, (void)st;
 	return -EOPNOTSUPP;
 }
-static uint64_t stub_rma_max_piece(struct scif_ep *ep)
-{
-	(void)ep;
-	return 1u << 30;
-}
 
-static void fill_ops(struct scif_lib *lib, const struct scif_provider_ops *p)
+static void fill_stubs(struct scif_provider_ops *o)
 {
-	struct scif_provider_ops *o = &lib->ops_storage;
-	size_t n = p->size < sizeof(*o) ? p->size : sizeof(*o);
-
-	memset(o, 0, sizeof(*o));
-	memcpy(o, p, n);
 #define FILL(slot, fn)                                                       \
 	do {                                                                 \
 		if (!o->slot)                                                \
 			o->slot = fn;                                        \
 	} while (0)
+	FILL(reaches, stub_reaches);
 	FILL(node_probe, stub_node_probe);
-	FILL(ep_listen, stub_listen);
+	FILL(unlisten, stub_unlisten);
 	FILL(ctrl_send, stub_ctrl_send);
-	FILL(win_register, stub_win_register);
-	FILL(win_unregister, stub_win_unregister);
-	FILL(mr_get, stub_mr_get);
-	FILL(mr_put, stub_mr_put);
+	FILL(ep_progress, stub_ep_progress);
+	FILL(query, stub_query);
+	FILL(mr_reg, stub_mr_reg);
+	FILL(mr_dereg, stub_mr_dereg);
+	FILL(mr_export, stub_mr_export);
+	FILL(rmr_import, stub_rmr_import);
+	FILL(rmr_release, stub_rmr_release);
 	FILL(rma_post, stub_rma_post);
-	FILL(rma_max_piece, stub_rma_max_piece);
 	FILL(cache_stats, stub_cache_stats);
 #undef FILL
-	lib->ops = o;
 }
+
+/* ---- the null provider of an endpoint not yet connected ---- */
+
+static int null_open(struct scif_prov *p, struct scif_ep *ep)
+{
+	(void)p, (void)ep;
+	return -ENOTCONN;
+}
+static int null_connect(struct scif_ep *ep, const struct scif_node *n,
+			uint16_t port)
+{
+	(void)ep, (void)n, (void)port;
+	return -ENOTCONN;
+}
+static int null_accept(struct scif_conn_req *req, struct scif_ep *ep)
+{
+	(void)req, (void)ep;
+	return -ENOTCONN;
+}
+static void null_close(struct scif_ep *ep)
+{
+	(void)ep;
+}
+static ssize_t null_send(struct scif_ep *ep, const void *b, size_t l)
+{
+	(void)ep, (void)b, (void)l;
+	return -ENOTCONN;
+}
+static ssize_t null_recv(struct scif_ep *ep, void *b, size_t l)
+{
+	(void)ep, (void)b, (void)l;
+	return 0;
+}
+static int null_ready(struct scif_ep *ep)
+{
+	(void)ep;
+	return 0;
+}
+
+const struct scif_provider_ops scif__null_ops = {
+	.size = sizeof(struct scif_provider_ops),
+	.name = "none",
+	.reaches = stub_reaches,
+	.node_probe = stub_node_probe,
+	.unlisten = stub_unlisten,
+	.ep_open = null_open,
+	.ep_connect = null_connect,
+	.ep_accept = null_accept,
+	.ep_close = null_close,
+	.send = null_send,
+	.recv = null_recv,
+	.recv_ready = null_ready,
+	.send_ready = null_ready,
+	.ctrl_send = stub_ctrl_send,
+	.ep_progress = stub_ep_progress,
+	.query = stub_query,
+	.mr_reg = stub_mr_reg,
+	.mr_dereg = stub_mr_dereg,
+	.mr_export = stub_mr_export,
+	.rmr_import = stub_rmr_import,
+	.rmr_release = stub_rmr_release,
+	.rma_post = stub_rma_post,
+	.cache_stats = stub_cache_stats,
+};
 
 static bool ops_complete(const struct scif_provider_ops *p)
 {
 	/* The slots without which no endpoint can work. */
-	return p->init && p->fini && p->ep_open && p->ep_bind && p->ep_connect &&
-	       p->ep_accept && p->conn_reject && p->ep_close && p->send &&
-	       p->recv && p->recv_ready && p->send_ready;
+	return p->init && p->fini && p->listen && p->ep_open &&
+	       p->ep_connect && p->ep_accept && p->conn_reject &&
+	       p->ep_close && p->send && p->recv && p->recv_ready &&
+	       p->send_ready;
 }
 
-static int select_provider(struct scif_lib *lib)
+/* Initialise one provider into the next instance slot. */
+static int provider_start(struct scif_lib *lib,
+			  const struct scif_provider_ops *p)
 {
-	const char *want = getenv("SCIF_PROVIDER");
-	const struct scif_provider_ops *order[sizeof(providers) /
-					      sizeof(providers[0])];
-	size_t n = sizeof(providers) / sizeof(providers[0]), i, j;
-	int ret = -ENODEV;
+	struct scif_prov_inst *pi = &lib->provs[lib->nprovs];
+	size_t n = p->size < sizeof(pi->ops) ? p->size : sizeof(pi->ops);
+	int ret;
 
-	memcpy(order, providers, sizeof(order));
-	for (i = 1; i < n; i++) /* by priority, highest first */
-		for (j = i; j > 0 && order[j]->priority > order[j - 1]->priority;
-		     j--) {
-			const struct scif_provider_ops *t = order[j];
-
-			order[j] = order[j - 1];
-			order[j - 1] = t;
-		}
-	for (i = 0; i < n; i++) {
-		if (want && *want && strcmp(want, order[i]->name))
-			continue;
-		if (!ops_complete(order[i])) {
-			scif_err("provider %s lacks required operations",
-				 order[i]->name);
-			continue;
-		}
-		fill_ops(lib, order[i]);
-		ret = lib->ops->init(lib, &lib->prov);
-		if (!ret) {
-			scif_info("using provider %s", lib->ops->name);
-			return 0;
-		}
-		scif_info("provider %s unavailable: %s", order[i]->name,
-			  strerror(-ret));
+	if (!ops_complete(p)) {
+		scif_err("provider %s lacks required operations", p->name);
+		return -EINVAL;
 	}
-	if (want && *want)
-		scif_err("SCIF_PROVIDER=%s: no such provider, or it is not "
-			 "usable here",
-			 want);
-	else
-		scif_err("no usable SCIF provider");
+	memset(&pi->ops, 0, sizeof(pi->ops));
+	memcpy(&pi->ops, p, n);
+	fill_stubs(&pi->ops);
+	ret = pi->ops.init(lib, &pi->prov);
+	if (ret) {
+		scif_info("provider %s unavailable: %s", p->name,
+			  strerror(-ret));
+		return ret;
+	}
+	scif_info("provider %s active", p->name);
+	lib->nprovs++;
+	return 0;
+}
+
+static const struct scif_provider_ops *registry_find(const char *name,
+						     size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < nregistry; i++)
+		if (strlen(providers[i]->name) == len &&
+		    !strncmp(providers[i]->name, name, len))
+			return providers[i];
+	return NULL;
+}
+
+/* SCIF_PROVIDER: a comma-separated list in order of preference (as
+ * FI_PROVIDER and UCX_TLS); unset: every provider, by priority. */
+static int select_providers(struct scif_lib *lib)
+{
+	const char *want = getenv("SCIF_PROVIDER"), *s, *e;
+	const struct scif_provider_ops *order[NREGISTRY];
+	size_t n = 0, i, j;
+
+	if (want && *want) {
+		for (s = want; *s; s = *e ? e + 1 : e) {
+			const struct scif_provider_ops *p;
+
+			e = strchrnul(s, ',');
+			p = registry_find(s, (size_t)(e - s));
+			if (!p) {
+				scif_err("SCIF_PROVIDER=%s: no provider "
+					 "named '%.*s'",
+					 want, (int)(e - s), s);
+				return -ENODEV;
+			}
+			for (j = 0; j < n && order[j] != p; j++)
+				;
+			if (j == n && n < NREGISTRY)
+				order[n++] = p;
+		}
+	} else {
+		memcpy(order, providers, sizeof(order));
+		n = nregistry;
+		for (i = 1; i < n; i++) /* by priority, highest first */
+			for (j = i; j > 0 &&
+				    order[j]->priority > order[j - 1]->priority;
+			     j--) {
+				const struct scif_provider_ops *t = order[j];
+
+				order[j] = order[j - 1];
+				order[j - 1] = t;
+			}
+	}
+	for (i = 0; i < n && lib->nprovs < SCIF_MAX_PROVIDERS; i++)
+		provider_start(lib, order[i]);
+	if (lib->nprovs)
+		return 0;
+	scif_err("no usable SCIF provider%s%s", want && *want ? " in " : "",
+		 want && *want ? want : "");
 	return -ENODEV;
 }
 
-static int env_int(const char *name, int def)
+static void providers_stop(struct scif_lib *lib)
 {
-	const char *s = getenv(name);
+	while (lib->nprovs > 0) {
+		struct scif_prov_inst *pi = &lib->provs[--lib->nprovs];
 
-	return s && *s ? atoi(s) : def;
+		pi->ops.fini(pi->prov);
+	}
+}
+
+struct scif_prov_inst *scif__lib_inst(struct scif_lib *lib,
+				      const struct scif_prov *prov)
+{
+	int i;
+
+	for (i = 0; i < lib->nprovs; i++)
+		if (lib->provs[i].prov == prov)
+			return &lib->provs[i];
+	return NULL;
+}
+
+/* The node map: SCIF_NODES_FILE, else the default path; without either,
+ * this host alone as node 0 (reached by the shared-memory provider). */
+static int load_map(struct scif_lib *lib)
+{
+	const char *path = getenv("SCIF_NODES_FILE");
+	char why[256] = "";
+	int ret;
+
+	if (!path || !*path) {
+		path = SCIF_NODES_FILE_DEFAULT;
+		ret = scif__nodemap_load(path, &lib->map, why, sizeof(why));
+		if (ret == -ENOENT) {
+			scif_info("no node map at %s: single node 0", path);
+			ret = scif__nodemap_parse("0 127.0.0.1\n", &lib->map,
+						  why, sizeof(why));
+		}
+	} else {
+		ret = scif__nodemap_load(path, &lib->map, why, sizeof(why));
+	}
+	if (ret) {
+		scif_err("node map: %s", why);
+		return ret;
+	}
+	ret = scif__nodemap_self(&lib->map, &lib->self);
+	if (ret) {
+		scif__nodemap_free(&lib->map);
+		return ret;
+	}
+	scif_dbg("self node %u, %zu nodes", lib->self, lib->map.count);
+	return 0;
+}
+
+static void lib_settings(struct scif_lib *lib)
+{
+	lib->probe_timeout_ms =
+		(int)scif__env_u32("SCIF_NODE_PROBE_MS", 1000, 1, 3600000);
+	lib->probe_ttl_ms =
+		(int)scif__env_u32("SCIF_NODE_PROBE_TTL_MS", 2000, 0, 3600000);
+	lib->accept_timeout_ms =
+		(int)scif__env_u32("SCIF_ACCEPT_TIMEOUT_MS", 10000, 1, 3600000);
+	lib->close_timeout_ms =
+		(int)scif__env_u32("SCIF_CLOSE_TIMEOUT_MS", 30000, 0, 3600000);
+	lib->spin_us = (int)scif__env_u32("SCIF_SPIN_US", 0, 0, 1000000);
 }
 
 static void lib_init(void)
 {
-	const char *path = getenv("SCIF_NODES_FILE");
 	struct scif_lib *lib;
-	char why[256] = "";
 	int ret;
 
-	if (!path || !*path)
-		path = SCIF_NODES_FILE_DEFAULT;
 	lib = calloc(1, sizeof(*lib));
 	if (!lib) {
 		lib_err = ENOMEM;
@@ -188,40 +415,19 @@ static void lib_init(void)
 	pthread_mutex_init(&lib->table_lock, NULL);
 	pthread_mutex_init(&lib->probe_lock, NULL);
 	pthread_mutex_init(&lib->pinned_lock, NULL);
-	lib->probe_timeout_ms = env_int("SCIF_NODE_PROBE_MS", 1000);
-	lib->probe_ttl_ms = env_int("SCIF_NODE_PROBE_TTL_MS", 2000);
-	lib->accept_timeout_ms = env_int("SCIF_ACCEPT_TIMEOUT_MS", 10000);
-	lib->close_timeout_ms = env_int("SCIF_CLOSE_TIMEOUT_MS", 30000);
-	if (lib->probe_timeout_ms < 1 || lib->probe_ttl_ms < 0 ||
-	    lib->accept_timeout_ms < 1 || lib->close_timeout_ms < 0) {
-		scif_warn("SCIF_NODE_PROBE_MS, SCIF_NODE_PROBE_TTL_MS, "
-			  "SCIF_ACCEPT_TIMEOUT_MS or SCIF_CLOSE_TIMEOUT_MS out "
-			  "of range: defaults used");
-		lib->probe_timeout_ms = 1000;
-		lib->probe_ttl_ms = 2000;
-		lib->accept_timeout_ms = 10000;
-		lib->close_timeout_ms = 30000;
-	}
-
-	ret = scif__nodemap_load(path, &lib->map, why, sizeof(why));
-	if (ret) {
-		scif_err("node map: %s", why);
-		goto err_free;
-	}
-	ret = scif__nodemap_self(&lib->map, &lib->self);
+	lib_settings(lib);
+	ret = load_map(lib);
 	if (ret)
-		goto err_map;
+		goto err_free;
 	ret = scif__ports_init(&lib->ports);
 	if (ret)
 		goto err_map;
 	ret = scif__progress_start(&lib->progress);
 	if (ret)
 		goto err_ports;
-	ret = select_provider(lib);
+	ret = select_providers(lib);
 	if (ret)
 		goto err_progress;
-	scif_dbg("self node %u, %zu nodes in %s", lib->self, lib->map.count,
-		 path);
 	lib_pid = getpid();
 	the_lib = lib;
 	return;
@@ -260,7 +466,7 @@ __attribute__((destructor)) static void lib_fini(void)
 	for (i = 0; i < lib->table_size; i++)
 		if (lib->table[i])
 			return;
-	lib->ops->fini(lib->prov);
+	providers_stop(lib);
 	scif__progress_stop(&lib->progress);
 	scif__ports_fini(&lib->ports);
 	scif__nodemap_free(&lib->map);
@@ -285,6 +491,26 @@ struct scif_progress *scif__lib_progress(struct scif_lib *lib)
 	return &lib->progress;
 }
 
+int scif__lib_close_timeout_ms(struct scif_lib *lib)
+{
+	return lib->close_timeout_ms;
+}
+
+/* Up when some provider that reaches it gets an answer. */
+static bool node_probe(struct scif_lib *lib, const struct scif_node *node)
+{
+	int i;
+
+	for (i = 0; i < lib->nprovs; i++) {
+		struct scif_prov_inst *pi = &lib->provs[i];
+
+		if (pi->ops.reaches(pi->prov, node) &&
+		    !pi->ops.node_probe(pi->prov, node, lib->probe_timeout_ms))
+			return true;
+	}
+	return false;
+}
+
 bool scif__node_up(struct scif_lib *lib, uint16_t id)
 {
 	const struct scif_node *node = scif__nodemap_find(&lib->map, id);
@@ -307,7 +533,7 @@ bool scif__node_up(struct scif_lib *lib, uint16_t id)
 	}
 	pthread_mutex_unlock(&lib->probe_lock);
 
-	up = lib->ops->node_probe(lib->prov, node, lib->probe_timeout_ms) == 0;
+	up = node_probe(lib, node);
 
 	pthread_mutex_lock(&lib->probe_lock);
 	for (i = 0; i < lib->nprobes && lib->probes[i].id != id; i++)
@@ -357,6 +583,7 @@ struct scif_ep *scif__ep_new(struct scif_lib *lib, int *err)
 	pthread_condattr_destroy(&ca);
 	ep->state = SCIF_EP_UNBOUND;
 	ep->port.node = lib->self;
+	ep->ops = &scif__null_ops;
 	return ep;
 }
 
@@ -461,9 +688,23 @@ uint16_t scif__ep_port(struct scif_ep *ep)
 	return ep->port.port;
 }
 
+int scif__ep_bind_provider(struct scif_ep *ep, struct scif_prov_inst *pi)
+{
+	int ret;
+
+	ep->pi = pi;
+	ep->ops = &pi->ops;
+	ret = pi->ops.ep_open(pi->prov, ep);
+	if (ret) {
+		ep->pi = NULL;
+		ep->ops = &scif__null_ops;
+	}
+	return ret;
+}
+
 short scif__ep_events(struct scif_ep *ep)
 {
-	const struct scif_provider_ops *ops = ep->lib->ops;
+	const struct scif_provider_ops *ops = ep->ops;
 	short ev = 0;
 
 	if (ep->nonblock_connect) {
@@ -499,15 +740,43 @@ short scif__ep_events(struct scif_ep *ep)
 
 void scif__ep_wake(struct scif_ep *ep)
 {
+	ep->wake_gen++;
 	pthread_cond_broadcast(&ep->cond);
 	if (ep->state != SCIF_EP_CLOSING)
 		scif__evfd_set(&ep->ev, scif__ep_events(ep));
+}
+
+/*
+ * [ep locked] SCIF_SPIN_US: poll the endpoint's own transport for a while
+ * before sleeping, so that a blocked caller sees its completions without a
+ * hand-off from the progress thread.  The lock is dropped between polls.
+ * Returns true when something happened.
+ */
+static bool ep_spin(struct scif_ep *ep, long long deadline_ms)
+{
+	long long end = now_ns() + (long long)ep->lib->spin_us * 1000;
+	unsigned gen = ep->wake_gen;
+
+	if (deadline_ms >= 0 && end > deadline_ms * 1000000)
+		end = deadline_ms * 1000000;
+	do {
+		if (ep->ops->ep_progress(ep) > 0 || ep->wake_gen != gen)
+			return true;
+		pthread_mutex_unlock(&ep->lock);
+		cpu_relax();
+		pthread_mutex_lock(&ep->lock);
+		if (ep->wake_gen != gen)
+			return true;
+	} while (now_ns() < end);
+	return false;
 }
 
 int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)
 {
 	struct timespec ts;
 
+	if (ep->lib->spin_us && ep_spin(ep, deadline_ms))
+		return 0;
 	if (deadline_ms < 0) {
 		pthread_cond_wait(&ep->cond, &ep->lock);
 		return 0;
@@ -517,4 +786,17 @@ int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)
 	return pthread_cond_timedwait(&ep->cond, &ep->lock, &ts) == ETIMEDOUT ?
 		       -ETIMEDOUT :
 		       0;
+}
+
+/* Internal (tests, diagnostics): the provider an endpoint is bound to. */
+const char *scif__ep_provider_name(scif_epd_t epd)
+{
+	struct scif_ep *ep;
+	const char *name;
+
+	if (scif__ep_lookup(epd, &ep))
+		return NULL;
+	name = ep->ops->name;
+	scif__ep_put(ep);
+	return name;
 }

@@ -123,8 +123,12 @@ SCIF_EXPORT off_t scif_register_pinned_pages(scif_epd_t epd,
 		pp->refs++;
 	pthread_mutex_unlock(&ep->lib->pinned_lock);
 	if (!ret) {
-		ret = scif__register(ep, pp->addr, pp->len, offset, pp->prot,
-				     map_flags, pp, &po);
+		struct scif_mem mem = { .kind = SCIF_MEM_VA,
+					.va = pp->addr,
+					.len = pp->len };
+
+		ret = scif__register(ep, &mem, offset, pp->prot, map_flags, pp,
+				     &po);
 		if (ret)
 			scif__pinned_release(ep->lib, pp);
 	}

@@ -6,7 +6,12 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdlib.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define NPORTS 65536u
@@ -14,8 +19,12 @@
 int scif__ports_init(struct scif_ports *p)
 {
 	p->refs = calloc(NPORTS, sizeof(*p->refs));
-	if (!p->refs)
+	p->node_fd = calloc(NPORTS, sizeof(*p->node_fd));
+	if (!p->refs || !p->node_fd) {
+		free(p->refs);
+		free(p->node_fd);
 		return -ENOMEM;
+	}
 	pthread_mutex_init(&p->lock, NULL);
 	/* Start from a per-process point so that processes racing for ports
 	 * on one node rarely probe the same candidates. */
@@ -26,6 +35,13 @@ int scif__ports_init(struct scif_ports *p)
 
 void scif__ports_fini(struct scif_ports *p)
 {
+	uint32_t i;
+
+	for (i = 0; i < NPORTS; i++)
+		if (p->node_fd[i])
+			close(p->node_fd[i] - 1);
+	free(p->node_fd);
+	p->node_fd = NULL;
 	free(p->refs);
 	p->refs = NULL;
 	pthread_mutex_destroy(&p->lock);
@@ -44,6 +60,33 @@ bool scif__port_privileged(void)
 	return data[0].effective & (1u << CAP_NET_BIND_SERVICE);
 }
 
+int scif__port_node_try(uint16_t port, void *arg)
+{
+	struct scif_ports *p = arg;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd, n;
+
+	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
+		     "scif-fabric/port/%u", port);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		n = -errno;
+		scif_err("port reservation socket: %m");
+		return n;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, len)) {
+		n = errno == EADDRINUSE ? -EADDRINUSE : -errno;
+		if (n != -EADDRINUSE)
+			scif_err("port %u reservation: %m", port);
+		close(fd);
+		return n;
+	}
+	p->node_fd[port] = fd + 1;
+	return 0;
+}
+
 int scif__port_take(struct scif_ports *p, uint16_t port)
 {
 	int ret = 0;
@@ -59,6 +102,22 @@ int scif__port_take(struct scif_ports *p, uint16_t port)
 		p->refs[port] = 1;
 	pthread_mutex_unlock(&p->lock);
 	return ret;
+}
+
+int scif__port_reserve(struct scif_ports *p, uint16_t port)
+{
+	int ret = scif__port_take(p, port);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&p->lock);
+	/* bound by another process of the node: the header says EINVAL for
+	 * a port that is already bound */
+	ret = scif__port_node_try(port, p);
+	if (ret)
+		p->refs[port] = 0;
+	pthread_mutex_unlock(&p->lock);
+	return ret == -EADDRINUSE ? -EINVAL : ret;
 }
 
 int scif__port_alloc(struct scif_ports *p, scif_port_try_fn try_fn, void *arg,
@@ -103,10 +162,12 @@ void scif__port_ref(struct scif_ports *p, uint16_t port)
 void scif__port_release(struct scif_ports *p, uint16_t port)
 {
 	pthread_mutex_lock(&p->lock);
-	if (p->refs[port])
-		p->refs[port]--;
-	else
+	if (!p->refs[port])
 		scif_err("release of unbound port %u", port);
+	else if (!--p->refs[port] && p->node_fd[port]) {
+		close(p->node_fd[port] - 1);
+		p->node_fd[port] = 0;
+	}
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -8,9 +8,16 @@
  * and runs their callbacks.  It is started with the library and stopped at
  * exit.  It never spins: it sleeps in epoll_wait.
  *
- * Callbacks run with the progress lock held; scif__progress_del() takes
- * that lock, so once it returns the callback is neither running nor going to
- * run.  Never call scif__progress_del() with an endpoint lock held.
+ * Callbacks run without the progress lock (adding or removing sources from
+ * another thread never waits for an unrelated callback), one at a time.
+ * scif__progress_del() waits until the source's callback is not running, so
+ * once it returns the callback is neither running nor going to run (from
+ * inside its own callback it returns at once).  Never call it with a lock
+ * the callback takes.  Callbacks must not block: one slow source would stall
+ * the others.
+ *
+ * Timers: scif__progress_timer_add() runs fn once at deadline_ms (or every
+ * period_ms when period_ms > 0) in the same thread, under the same rules.
  */
 #ifndef SCIF_PROGRESS_H
 #define SCIF_PROGRESS_H
@@ -22,19 +29,24 @@
 typedef void (*scif_progress_fn)(void *arg);
 
 struct scif_progress_src {
-	int fd;
+	int fd; /* -1: a timer */
 	scif_progress_fn fn;
 	void *arg;
 	uint32_t gen;
 	bool used;
+	bool running;
+	long long due_ms; /* timers */
+	int period_ms;
 };
 
 struct scif_progress {
 	pthread_mutex_t lock;
+	pthread_cond_t idle; /* a callback finished */
 	pthread_t thread;
 	bool running;
 	int epfd;
-	int wake_fd; /* eventfd that stops the thread */
+	int wake_fd;  /* eventfd that stops the thread */
+	int nudge_fd; /* eventfd: timers changed */
 	struct scif_progress_src *srcs;
 	uint32_t nsrcs, cap;
 };
@@ -45,6 +57,12 @@ void scif__progress_stop(struct scif_progress *pg);
 int scif__progress_add(struct scif_progress *pg, int fd, scif_progress_fn fn,
 		       void *arg);
 void scif__progress_del(struct scif_progress *pg, int handle);
+/* A timer (see above); returns a handle for scif__progress_del. */
+int scif__progress_timer_add(struct scif_progress *pg, long long deadline_ms,
+			     int period_ms, scif_progress_fn fn, void *arg);
+/* Move a timer's next run (deadline_ms < 0: disarm). */
+void scif__progress_timer_set(struct scif_progress *pg, int handle,
+			      long long deadline_ms);
 bool scif__progress_is_self(struct scif_progress *pg);
 
 #endif

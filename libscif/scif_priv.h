@@ -50,15 +50,15 @@ enum scif_ep_op {
 int scif__ep_check(enum scif_ep_state state, enum scif_ep_op op);
 const char *scif__ep_state_name(enum scif_ep_state state);
 
-/* A window of our registered address space (rma.c). */
+/* A window of our registered address space (window.c). */
 struct scif_window {
 	struct scif_window *next; /* sorted by offset */
 	uint64_t offset, len;
-	void *addr;
+	void *addr;	   /* CPU address, or NULL (no CPU mapping) */
 	int prot;
 	struct scif_mr mr;
 	uint64_t last_seq; /* last of our RMA requests that used it */
-	int refs;	   /* fence signals waiting on the peer target it */
+	int refs;	   /* fence signals waiting, provider lookups */
 	bool ready;	   /* registered (not still being registered) */
 	bool dying;	   /* being unregistered: no new use */
 	uint32_t del_id;   /* the WIN_DEL of the scif_unregister that hides it */
@@ -70,8 +70,9 @@ struct scif_rwindow {
 	struct scif_rwindow *next; /* sorted by offset */
 	uint64_t offset, len;
 	int prot;
-	uint64_t rkey;
+	struct scif_rmr rmr;
 	uint64_t last_seq;
+	int refs; /* the table's, and queued remote fence signals' */
 };
 
 /* Work to do when our RMA request `seq` has completed (rma.c, fence.c). */
@@ -87,8 +88,9 @@ struct scif_rma_action {
 	size_t copy_len;
 	uint64_t *store; /* a local fence signal: *store = value */
 	uint64_t value;
-	int remote;	 /* a remote fence signal: write value at raddr */
-	uint64_t raddr, rkey;
+	int remote;	 /* a remote fence signal: write value at roff */
+	uint64_t roff;	 /* (our peer's SCIF offset) */
+	struct scif_rwindow *ref_rwindow; /* ... in it: holds a reference */
 	bool after_remote; /* wait for earlier remote signals over our own
 			    * RMAs (a WIN_DEL_ACK: the peer's window stays
 			    * until they have landed) */
@@ -99,11 +101,17 @@ struct scif_rma_action {
 
 #define SCIF_BOUNCE_SLOTS 4
 #define SCIF_BOUNCE_SIZE (64 * 1024)
+#define SCIF_MAX_PROVIDERS 4
+
+/* An active provider: its table (stubs filled in) and instance. */
+struct scif_prov_inst {
+	struct scif_provider_ops ops;
+	struct scif_prov *prov;
+};
 
 struct scif_lib {
-	const struct scif_provider_ops *ops; /* full table, stubs filled in */
-	struct scif_provider_ops ops_storage;
-	struct scif_prov *prov;
+	struct scif_prov_inst provs[SCIF_MAX_PROVIDERS]; /* in preference order */
+	int nprovs;
 	struct scif_nodemap map;
 	uint16_t self;
 	struct scif_ports ports;
@@ -126,6 +134,13 @@ struct scif_lib {
 	int probe_timeout_ms, probe_ttl_ms;
 	int accept_timeout_ms; /* requester must complete within this */
 	int close_timeout_ms;  /* each stage of a graceful scif_close */
+	int spin_us;	       /* spin before sleeping on an endpoint */
+};
+
+/* Per-request piece counts of the RMAs in flight (rma.c). */
+struct scif_rma_inflight {
+	uint32_t *left; /* pieces still to complete, by seq % cap */
+	uint64_t cap;	/* a power of two, > requests in flight */
 };
 
 struct scif_ep {
@@ -135,6 +150,13 @@ struct scif_ep {
 	pthread_mutex_t send_lock, recv_lock; /* keep calls' bytes whole */
 	int refs;
 	struct scif_evfd ev;
+	unsigned wake_gen; /* counts scif__ep_wake: ends a spin */
+
+	/* The provider the endpoint is bound to: the null provider until it
+	 * connects or is accepted. */
+	const struct scif_provider_ops *ops;
+	struct scif_prov_inst *pi;
+	void *prov_data;
 
 	enum scif_ep_state state;
 	bool nonblock_connect; /* an O_NONBLOCK connect awaits collection */
@@ -143,27 +165,31 @@ struct scif_ep {
 	struct scif_portID port; /* our (node, port) */
 	struct scif_portID peer;
 
-	/* Listening. */
+	/* Listening: one listener context per active provider. */
 	int backlog;
 	int npending;
 	struct scif_conn_req *pending_head, *pending_tail;
+	void *lctx[SCIF_MAX_PROVIDERS];
 
-	/* Registered memory and RMA (rma.c, fence.c). */
+	/* Registered memory and RMA (window.c, rma.c, fence.c). */
 	struct scif_window *windows;
 	struct scif_rwindow *rwindows;
+	struct scif_prov_attr attr; /* the provider's, once connected */
 	uint64_t rma_seq;      /* last request we issued */
 	uint64_t rma_done_seq; /* every request <= this has completed */
+	struct scif_rma_inflight inflight;
 	int rma_err;	       /* a request failed: the connection is gone */
 	struct scif_rma_action *actions, *actions_tail;
 	bool rma_posting; /* a request's pieces are being posted */
+	bool in_actions;  /* run_actions is running: a nested call defers */
+	bool actions_again;
 	/* Control requests (WIN_DEL, FENCE_REQ) carry ids; the peer answers
 	 * them in order, so the highest answered id says which are done. */
 	uint32_t ctrl_id, reply_mark;
 	char *bounce;
+	bool bounce_tried;
 	struct scif_mr bounce_mr;
 	unsigned bounce_busy; /* bit per slot */
-
-	void *prov_data;
 };
 
 /* rma.c */
@@ -173,12 +199,15 @@ void scif__rma_close(struct scif_ep *ep);
 void scif__rma_quiesce(struct scif_ep *ep, long long deadline_ms);
 /* [ep locked] Queue an action; runs now if its condition already holds. */
 int scif__rma_action_add(struct scif_ep *ep, struct scif_rma_action *a);
+/* The same; *queued is the copy in the queue (valid until its condition
+ * holds: the caller keeps that from happening while it uses it). */
+int scif__rma_action_queue(struct scif_ep *ep, struct scif_rma_action *a,
+			   struct scif_rma_action **queued);
 /* [ep locked] Post a remote fence signal behind our RMAs (providers with
  * SCIF_PROV_ORDERED_RMA); -EAGAIN: queue it as an action instead. */
-int scif__rma_signal_now(struct scif_ep *ep, uint64_t value, uint64_t raddr,
-			 uint64_t rkey);
-/* [ep locked] Post a request's pieces, waiting for queue room. */
-int scif__rma_post_all(struct scif_ep *ep, struct scif_rma_seg *segs, int n);
+int scif__rma_signal_now(struct scif_ep *ep, uint64_t value, uint64_t roff);
+/* [ep locked] Run the queued actions whose condition holds. */
+void scif__rma_run_actions(struct scif_ep *ep);
 /* [ep locked] Find the local window containing [off, off+len) wholly. */
 struct scif_window *scif__window_find(struct scif_ep *ep, uint64_t off,
 				      uint64_t len);
@@ -188,9 +217,26 @@ struct scif_rwindow *scif__rwindow_find(struct scif_ep *ep, uint64_t off,
 uint32_t scif__ctrl_new_id(struct scif_ep *ep);
 /* [ep locked] The connection is up: set up RMA resources. */
 void scif__rma_connected(struct scif_ep *ep);
-int scif__register(struct scif_ep *ep, void *addr, uint64_t len,
+/* Register mem as a window (scif_register's contract). */
+int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 		   off_t offset, int prot, int map_flags,
 		   struct scif_pinned_pages *pinned, off_t *po);
+/* [ep locked] Release the hidden windows of WIN_DEL del_id (0: all) that
+ * nothing references; drops and retakes the lock to deregister. */
+void scif__windows_release(struct scif_ep *ep, uint32_t del_id);
+int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t len);
+int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t len);
+/* [ep locked] Drop a reference on a peer window (frees it with the last). */
+void scif__rwindow_put(struct scif_ep *ep, struct scif_rwindow *rw);
+/* [ep locked] The connection is gone: release every window. */
+void scif__windows_close(struct scif_ep *ep);
+/* [ep locked] The endpoint's null provider: before it connects. */
+extern const struct scif_provider_ops scif__null_ops;
+/* Bind the endpoint to provider instance pi: ep_open. */
+int scif__ep_bind_provider(struct scif_ep *ep, struct scif_prov_inst *pi);
+/* The provider instance a provider's prov pointer belongs to. */
+struct scif_prov_inst *scif__lib_inst(struct scif_lib *lib,
+				      const struct scif_prov *prov);
 void scif__pinned_release(struct scif_lib *lib, struct scif_pinned_pages *pp);
 struct scif_regcache_stats;
 int scif__rma_cache_stats(scif_epd_t epd, struct scif_regcache_stats *st);

@@ -1,23 +1,31 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The provider interface: everything transport-specific sits behind one ops
- * table per provider (verbs today; shared memory, TCP, the MIC x100 DMA
- * engine and gntdev dma-buf windows are meant to fit the same table).
+ * The provider interface, version 2.
  *
- * The core owns endpoints, their states, ports, blocking, poll readiness and
- * errno; a provider owns its connections, its data path and its windows.
- * Slots a provider leaves NULL fall back to the core's stubs, which fail with
- * EOPNOTSUPP, so a table written for an older core keeps working: the core
+ * Everything transport-specific sits behind one ops table per provider
+ * (verbs, shm; later tcp, the MIC x100 DMA engine).  Every provider that
+ * initialises is active at once: an endpoint is bound to one provider when
+ * it connects (chosen by reachability and priority) or is accepted (the
+ * provider the request came in on); a listener listens on all of them.
+ *
+ * The core owns endpoints, their states, ports (node-wide, across
+ * processes and providers), blocking, poll readiness, errno, windows and the
+ * SCIF semantics of RMA and fences.  A provider owns connections, the byte
+ * stream, registrations and the movement of RMA data.  Slots a provider
+ * leaves NULL fall back to the core's stubs (EOPNOTSUPP, or a documented
+ * default), so a table written for an older core keeps working: the core
  * reads only the first `size` bytes of it.
  *
- * Locking: calls marked [ep locked] are made with ep->lock held and must not
- * block; the others are made without it and may block.  Provider code that
- * runs in the progress thread takes ep->lock (scif__ep_lock) before touching
- * an endpoint and reports with the scif__ep_* upcalls below.
+ * Locking: slots marked [ep locked] are called with the endpoint's lock held
+ * and must not block; the others are called without it and may block.
+ * Provider code that runs in the progress thread takes the lock
+ * (scif__ep_lock) before touching an endpoint and reports with the upcalls
+ * below, which all expect it held.
  */
 #ifndef SCIF_PROVIDER_H
 #define SCIF_PROVIDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -26,50 +34,159 @@ struct scif_lib;
 struct scif_ep;
 struct scif_node;
 struct scif_prov; /* a provider instance, private to the provider */
-struct scif_conn_req;
-struct scif_mr;
-struct scif_rma_seg;
+struct scif_progress;
 struct scif_regcache_stats;
+struct scif_wire_hdr;
 
 /* A connection request waiting in a listener's backlog. */
 struct scif_conn_req {
 	struct scif_conn_req *next;
 	uint16_t peer_node;
 	uint16_t peer_port;
-	void *prov_data; /* the provider's handle (verbs: the child cm_id) */
+	void *prov_data;	   /* the provider's handle (verbs: the child cm_id) */
+	const void *prov_inst; /* set by the core: the provider it came on */
+};
+
+/* ---- memory ---- */
+
+/* What a registration covers.  VA is ordinary process memory; DMABUF and
+ * PAGES are for the layers to come (gntdev, the MIC DMA engine): a provider
+ * that cannot register a kind returns -EOPNOTSUPP. */
+enum scif_mem_kind {
+	SCIF_MEM_VA = 1, /* [va, va+len) */
+	SCIF_MEM_DMABUF, /* fd at fd_off, len bytes; va: a CPU mapping or NULL */
+	SCIF_MEM_PAGES,	 /* npages page addresses (bus/physical), page size each */
+};
+
+struct scif_mem {
+	enum scif_mem_kind kind;
+	void *va;
+	size_t len;
+	int fd;
+	uint64_t fd_off;
+	const uint64_t *pages;
+	size_t npages;
+};
+
+/* Access a registration grants (SCIF_ACC_*), and how it is made. */
+enum {
+	SCIF_ACC_LOCAL_READ = 1,   /* the device reads it (source of a write) */
+	SCIF_ACC_LOCAL_WRITE = 2,  /* the device writes it (read destination) */
+	SCIF_ACC_REMOTE_READ = 4,  /* the peer reads it */
+	SCIF_ACC_REMOTE_WRITE = 8, /* the peer writes it */
+	SCIF_ACC_CACHE = 16,	   /* may come from / stay in a registration
+				    * cache (SCIF_RMA_USECACHE) */
+};
+
+/* A registration.  The core fills va/len/access from the descriptor before
+ * mr_reg; handle and priv are the provider's. */
+struct scif_mr {
+	void *va;
+	uint64_t len;
+	unsigned access;
+	void *handle;
+	void *priv;
+};
+
+/* A region of the peer's, imported from the blob its provider exported.
+ * Opaque to the core; data[] holds what the provider needs (verbs: rkey
+ * and remote address), handle anything it allocated. */
+struct scif_rmr {
+	uint64_t len;
+	void *handle;
+	uint64_t data[4];
+};
+
+#define SCIF_BLOB_MAX 192 /* largest window blob (WIN_ADD carries it) */
+
+/* ---- RMA ---- */
+
+enum scif_rma_op { SCIF_RMA_OP_WRITE = 1, SCIF_RMA_OP_READ };
+
+enum {
+	/* Write the 8 bytes of `imm` (host byte order) instead of lmr data;
+	 * rma_post copies the value before it returns. */
+	SCIF_SEG_IMM = 1,
+	/* Start only after every piece posted before it on this endpoint
+	 * has its data placed (providers with SCIF_PROV_ORDERED_RMA). */
+	SCIF_SEG_FENCE = 2,
+	/* SCIF_RMA_USECPU was given: a provider with a DMA engine may copy
+	 * with the CPU instead. */
+	SCIF_SEG_USECPU = 4,
+};
+
+/* One piece of an RMA request: a range of one local registration and one
+ * range of one peer region.  Ranges are always inside both regions. */
+struct scif_rma_seg {
+	enum scif_rma_op op;
+	unsigned flags; /* SCIF_SEG_* */
+	const struct scif_mr *lmr;
+	uint64_t loff; /* from lmr->va */
+	const struct scif_rmr *rmr;
+	uint64_t roff; /* from the start of the peer's region */
+	uint64_t len;
+	uint64_t seq; /* the request this piece belongs to */
+	uint64_t imm;
+};
+
+/* What a provider guarantees and needs, per endpoint (query). */
+struct scif_prov_attr {
+	uint64_t max_piece; /* largest piece moved in one operation */
+	uint32_t align;	    /* pieces other than a request's first and last
+			     * start at a multiple of it (1: any) */
+	unsigned caps;	    /* SCIF_PROV_* */
+};
+
+enum {
+	/* On one endpoint, a piece with SCIF_SEG_FENCE becomes visible at
+	 * the peer only after the data of every piece posted before it
+	 * (writes placed in order, earlier reads completed).  The core then
+	 * posts a remote fence signal right behind the RMAs it covers. */
+	SCIF_PROV_ORDERED_RMA = 1,
+	/* Registering local memory costs nothing (no pinning): the core moves
+	 * small scif_vwriteto/vreadfrom data without a bounce buffer. */
+	SCIF_PROV_CHEAP_REG = 2,
 };
 
 struct scif_provider_ops {
 	size_t size; /* sizeof the table the provider was compiled against */
 	const char *name;
-	int priority; /* higher wins when SCIF_PROVIDER is not set */
+	int priority; /* higher wins when SCIF_PROVIDER does not order them */
 
 	/* Instance lifecycle.  init returns -ENODEV when the transport is not
-	 * usable here (no device), which makes automatic selection move on. */
+	 * usable here, which leaves the provider out. */
 	int (*init)(struct scif_lib *lib, struct scif_prov **prov);
 	void (*fini)(struct scif_prov *prov);
 
+	/* Whether this provider can connect to node, from local knowledge
+	 * alone (no I/O): shm only to this node, verbs to nodes an RDMA
+	 * device reaches.  Default: every node. */
+	bool (*reaches)(struct scif_prov *prov, const struct scif_node *node);
 	/* 0 when the node answers at the transport level within timeout_ms,
-	 * -ENODEV (or another -errno) otherwise. */
+	 * -ENODEV (or another -errno) otherwise.  Default: 0. */
 	int (*node_probe)(struct scif_prov *prov, const struct scif_node *node,
 			  int timeout_ms);
 
-	/* Endpoints. ep_bind reserves the port node-wide (-EADDRINUSE if
-	 * another process has it). */
+	/* Listening on a SCIF port the core has reserved for lep.  Requests
+	 * are handed to scif__ep_conn_request(lep, prov, req).  unlisten is
+	 * called without locks; once it returns no request of lctx arrives. */
+	int (*listen)(struct scif_prov *prov, struct scif_ep *lep,
+		      uint16_t port, int backlog, void **lctx);
+	void (*unlisten)(struct scif_prov *prov, void *lctx);
+
+	/* Endpoints.  ep_open attaches the provider's state when the endpoint
+	 * is bound to this provider (before ep_connect or ep_accept). */
 	int (*ep_open)(struct scif_prov *prov, struct scif_ep *ep);
-	int (*ep_bind)(struct scif_ep *ep, uint16_t port);
-	int (*ep_listen)(struct scif_ep *ep, int backlog);
-	/* Start a connection; completion is reported with
-	 * scif__ep_conn_done().  [ep locked] */
+	/* Start a connection from our port scif__ep_port(ep); completion is
+	 * reported with scif__ep_conn_done().  [ep locked] */
 	int (*ep_connect)(struct scif_ep *ep, const struct scif_node *dst,
 			  uint16_t port);
-	/* Take over req into newep and start accepting; completion through
-	 * scif__ep_conn_done(newep).  Called without locks; may block. */
-	int (*ep_accept)(struct scif_ep *lep, struct scif_conn_req *req,
-			 struct scif_ep *newep);
-	void (*conn_reject)(struct scif_ep *lep, struct scif_conn_req *req);
+	/* Take over req into newep (opened on the same provider) and answer
+	 * it; completion through scif__ep_conn_done(newep).  Owns req. */
+	int (*ep_accept)(struct scif_conn_req *req, struct scif_ep *newep);
+	void (*conn_reject)(struct scif_prov *prov, struct scif_conn_req *req);
 	/* Release everything of the endpoint; after it returns no upcall for
-	 * ep is made. */
+	 * ep is made.  Also called after a failed connect. */
 	void (*ep_close)(struct scif_ep *ep);
 
 	/* Byte stream, non-blocking. [ep locked] send returns the bytes taken
@@ -80,97 +197,102 @@ struct scif_provider_ops {
 	int (*recv_ready)(struct scif_ep *ep);
 	int (*send_ready)(struct scif_ep *ep);
 
-	/* Core control messages (wire.h types >= SCIF_WIRE_CTRL_FIRST):
-	 * queued in order with the stream, never blocking. [ep locked] */
+	/* Core control messages (wire.h types SCIF_WIRE_CTRL_FIRST up to
+	 * SCIF_WIRE_NTYPES, payload up to SCIF_WIRE_CTRL_MAX bytes): delivered
+	 * in order with the stream (a window announced before some bytes is
+	 * known when they are read), never behind unread stream data, never
+	 * blocking: queued when they cannot go now. [ep locked] */
 	int (*ctrl_send)(struct scif_ep *ep, uint8_t type, const void *payload,
 			 uint32_t len);
 
-	/* A window: [addr, addr+len) reachable at SCIF offset `offset` by
-	 * the peer (mr->rkey) and locally (mr->lkey, addresses are offsets).
-	 * prot is SCIF_PROT_*; the device itself refuses other access. */
-	int (*win_register)(struct scif_ep *ep, void *addr, size_t len,
-			    off_t offset, int prot, struct scif_mr *mr);
-	void (*win_unregister)(struct scif_ep *ep, struct scif_mr *mr);
-	/* Local registration for the v-ops (addresses are virtual addresses).
-	 * flags: SCIF_MR_CACHE (SCIF_RMA_USECACHE behaviour), SCIF_MR_WRITE
-	 * (the device writes into it). [ep locked] */
-	int (*mr_get)(struct scif_ep *ep, void *addr, size_t len, int flags,
+	/* Caller-driven progress: poll this endpoint's transport, make the
+	 * upcalls, return > 0 if anything happened.  Called by a thread about
+	 * to sleep on the endpoint (spinning, SCIF_SPIN_US).  [ep locked] */
+	int (*ep_progress)(struct scif_ep *ep);
+
+	/* Attributes of RMA on this (connected) endpoint. [ep locked] */
+	void (*query)(struct scif_ep *ep, struct scif_prov_attr *attr);
+
+	/* Registrations.  mr_reg is called without the endpoint lock (pinning
+	 * takes a while); mr_dereg with or without it, and must not take it.
+	 * mr_dereg and rmr_release may come after ep_close: registrations
+	 * outlive the connection.
+	 * Windows get REMOTE_* access, v-op memory and bounce buffers LOCAL_*
+	 * only.  Errors: -ENOMEM, -EFAULT (memory not accessible),
+	 * -EOPNOTSUPP (kind), -ECONNRESET (connection gone). */
+	int (*mr_reg)(struct scif_ep *ep, const struct scif_mem *mem,
 		      struct scif_mr *mr);
-	void (*mr_put)(struct scif_ep *ep, struct scif_mr *mr);
+	void (*mr_dereg)(struct scif_ep *ep, struct scif_mr *mr);
+	/* The blob that lets the peer's provider reach mr (at most
+	 * SCIF_BLOB_MAX bytes; returns its length).  [ep locked] */
+	int (*mr_export)(struct scif_ep *ep, const struct scif_mr *mr,
+			 void *blob, size_t cap);
+	/* Import a peer's blob for a region of len bytes; -EPROTO for a blob
+	 * this provider does not accept.  [ep locked] */
+	int (*rmr_import)(struct scif_ep *ep, const void *blob, size_t bloblen,
+			  uint64_t len, struct scif_rmr *rmr);
+	void (*rmr_release)(struct scif_ep *ep, struct scif_rmr *rmr);
+
 	/* Post RMA pieces in order; returns how many were taken (fewer when
-	 * the queue is full: wait for scif__ep_rma_done and post the rest).
-	 * The piece with `last` set reports its request's seq. [ep locked] */
+	 * the queue is full: the core waits for a completion and posts the
+	 * rest), or -errno if none.  segs and the registrations they point to
+	 * are valid during the call only: copy what completion needs.  Every piece taken completes exactly once
+	 * with scif__ep_rma_piece_done(), in any order, possibly from inside
+	 * rma_post itself.  The core posts one request at a time per endpoint;
+	 * a provider that copies with the CPU may release the endpoint lock
+	 * while it moves the data of a piece without SCIF_SEG_IMM (and takes
+	 * it back before returning).  [ep locked] */
 	int (*rma_post)(struct scif_ep *ep, const struct scif_rma_seg *segs,
 			int n);
-	/* Largest single transfer the device moves in one piece. */
-	uint64_t (*rma_max_piece)(struct scif_ep *ep);
 	/* Counters of the SCIF_RMA_USECACHE registration cache (tests,
-	 * diagnostics); -EOPNOTSUPP without one. */
+	 * diagnostics); -EOPNOTSUPP without one. [ep locked] */
 	int (*cache_stats)(struct scif_ep *ep, struct scif_regcache_stats *st);
-
-	/* SCIF_PROV_ORDERED_RMA: on one endpoint, a piece posted with `fence`
-	 * set becomes visible at the peer only after the data of every piece
-	 * posted before it (writes placed in order, reads completed).  Lets a
-	 * remote fence signal go right behind the RMAs it covers instead of
-	 * after their completion. */
-	unsigned caps;
-};
-
-enum { SCIF_PROV_ORDERED_RMA = 1 };
-
-/* A registration made by a provider. */
-struct scif_mr {
-	void *handle;	    /* provider's (verbs: the ibv_mr) */
-	void *cache;	    /* the regcache holding cache_entry */
-	void *cache_entry;  /* regcache entry when cached */
-	uint64_t rkey;	    /* what the peer needs to reach it */
-	uint32_t lkey;
-};
-
-enum scif_rma_op { SCIF_RMA_OP_WRITE = 1, SCIF_RMA_OP_READ };
-enum { SCIF_MR_CACHE = 1, SCIF_MR_WRITE = 2 };
-
-/* One piece of an RMA: local and remote range of one window each. */
-struct scif_rma_seg {
-	enum scif_rma_op op;
-	uint64_t laddr;
-	uint32_t lkey;
-	uint64_t raddr;
-	uint64_t rkey;
-	uint64_t len;
-	uint64_t seq;	    /* the request this piece belongs to */
-	const void *inline_src; /* small write from memory (fence signals) */
-	unsigned last : 1;  /* completion of this piece completes seq */
-	unsigned fence : 1; /* start only after earlier reads completed */
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */
 extern const struct scif_provider_ops scif_verbs_ops;
+extern const struct scif_provider_ops scif_shm_ops;
+/* Add a provider to the registry before the library initialises (the
+ * first SCIF call): 0, -EBUSY (too late), -ENOSPC. */
+int scif__provider_add(const struct scif_provider_ops *ops);
 
-/* Upcalls from providers. */
-struct scif_wire_hdr;
+/* ---- upcalls ---- */
+
 /* [ep locked] A core control message arrived (in stream order).  Returns
  * 0, or a negative errno for a message the core cannot take (logged): the
  * provider then ends the connection, since the peers no longer agree. */
 int scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
 		       const void *payload);
-/* [ep locked] RMA request seq (and all before it) completed; err < 0 when
- * the transport failed it. */
-void scif__ep_rma_done(struct scif_ep *ep, uint64_t seq, int err);
+/* [ep locked] One piece of RMA request seq completed (err 0) or failed
+ * (err < 0: RMA on the connection has ended). */
+void scif__ep_rma_piece_done(struct scif_ep *ep, uint64_t seq, int err);
 void scif__ep_lock(struct scif_ep *ep);
 void scif__ep_unlock(struct scif_ep *ep);
 void scif__ep_get(struct scif_ep *ep);
 void scif__ep_put(struct scif_ep *ep);
 /* [ep locked] Readiness or data changed: wake waiters, update the fd. */
 void scif__ep_wake(struct scif_ep *ep);
+/* [ep locked] Sleep until woken or deadline_ms (CLOCK_MONOTONIC ms, < 0:
+ * none); -ETIMEDOUT when the time is up. */
+int scif__ep_wait(struct scif_ep *ep, long long deadline_ms);
 /* [ep locked] Connect or accept finished; err 0 or -errno. */
 void scif__ep_conn_done(struct scif_ep *ep, int err, uint16_t peer_node,
 			uint16_t peer_port);
 /* [ep locked] The peer went away or the transport failed. */
 void scif__ep_peer_gone(struct scif_ep *ep, int err);
-/* [lep locked] A connection request arrived.  Returns 0 if queued (the
- * core owns req), -ECONNREFUSED if the backlog is full. */
-int scif__ep_conn_request(struct scif_ep *lep, struct scif_conn_req *req);
+/* [lep locked] A connection request arrived on prov.  Returns 0 if queued
+ * (the core owns req), -ECONNREFUSED if the backlog is full or lep no
+ * longer listens. */
+int scif__ep_conn_request(struct scif_ep *lep, struct scif_prov *prov,
+			  struct scif_conn_req *req);
+/* [ep locked] Target-side window lookup, for providers that execute RMA
+ * at the target: the registration holding [off, off+len) of our address
+ * space with `prot` (SCIF_PROT_*) allowed, and the offset into it.
+ * -ENXIO (no such range), -EACCES (protection).  The window is held until
+ * scif__ep_window_put(ep, *mr): scif_unregister waits for it. */
+int scif__ep_window_get(struct scif_ep *ep, uint64_t off, uint64_t len,
+			int prot, const struct scif_mr **mr, uint64_t *mr_off);
+void scif__ep_window_put(struct scif_ep *ep, const struct scif_mr *mr);
 
 void *scif__ep_prov_data(struct scif_ep *ep);
 void scif__ep_set_prov_data(struct scif_ep *ep, void *data);
@@ -178,5 +300,12 @@ uint16_t scif__ep_port(struct scif_ep *ep);
 uint16_t scif__self_node(struct scif_lib *lib);
 const struct scif_node *scif__self(struct scif_lib *lib);
 struct scif_progress *scif__lib_progress(struct scif_lib *lib);
+/* scif_close bound on each wait of a graceful close (SCIF_CLOSE_TIMEOUT_MS). */
+int scif__lib_close_timeout_ms(struct scif_lib *lib);
+long long scif__now_ms(void);
+/* An environment setting in [lo, hi]; def when unset, empty or invalid
+ * (logged).  strtoul base 0. */
+uint32_t scif__env_u32(const char *name, uint32_t def, uint32_t lo,
+		       uint32_t hi);
 
 #endif

@@ -38,6 +38,25 @@ enum scif_wire_type {
 	SCIF_WIRE_NTYPES
 };
 #define SCIF_WIRE_CTRL_FIRST SCIF_WIRE_WIN_ADD
+/* Largest payload of a core control message (WIN_ADD with the largest
+ * window blob); a provider's message size must hold it. */
+#define SCIF_WIRE_CTRL_MAX 256
+/* Types from here on are a provider's own (never passed to the core). */
+#define SCIF_WIRE_PROV_FIRST 64
+
+/* Payloads of the core control messages (little-endian). */
+struct scif_wire_win_add {
+	uint64_t offset, len;
+	uint32_t prot, bloblen;
+	/* followed by bloblen bytes of the provider's blob */
+};
+struct scif_wire_win_del {
+	uint64_t offset, len;
+	uint32_t id, rsvd;
+};
+struct scif_wire_id { /* WIN_DEL_ACK, FENCE_REQ, FENCE_DONE */
+	uint32_t id, rsvd;
+};
 
 struct scif_wire_hdr {
 	uint8_t type;

@@ -37,8 +37,9 @@ run_ctest() {
     return "${PIPESTATUS[0]}"
 }
 
-log "sanitizer run: unit tests and same-node cluster tests"
+log "sanitizer run: unit tests, native shm tests, same-node cluster tests"
 run_ctest --test-dir build-asan --output-on-failure -L unit
+run_ctest --test-dir build-asan --output-on-failure -L native "$@"
 run_ctest --test-dir build-asan --output-on-failure -L cluster -R '_1n$' "$@"
 
 log "full run: unit tests and cluster tests (Soft-RoCE VMs)"

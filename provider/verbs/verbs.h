@@ -2,9 +2,11 @@
 /*
  * The verbs provider: SCIF over RDMA (InfiniBand, RoCE, iWARP-free).
  *
- *  - librdmacm resolves node addresses and connects; SCIF ports are rdma_cm
- *    ports of the TCP port space, so a port is unique on a node across
- *    processes, and a listener is an rdma_cm listener on its SCIF port.
+ *  - librdmacm resolves node addresses and connects.  SCIF ports belong to
+ *    the core, which reserves them node-wide; a listener is an rdma_cm
+ *    listener of the TCP port space on its SCIF port, and an outgoing
+ *    connection binds its cm_id to the endpoint's own SCIF port, so it never
+ *    takes an rdma_cm port a listener may want.
  *  - Every connected endpoint owns one RC QP, one CQ and one completion
  *    channel; the channel's fd is watched by the progress thread.
  *  - The byte stream and the core's control messages travel in SEND
@@ -15,19 +17,25 @@
  *    the freed credits ride back on the next message (or in a CREDIT
  *    message when half a pool is waiting).  One control credit is kept back
  *    for CREDIT messages so that credits can always be returned.
- *  - Windows are memory regions at iova = SCIF offset; RMA is RDMA READ and
- *    WRITE (verbs_rma.c).
+ *  - Registrations are memory regions at iova = virtual address; the peer
+ *    reaches one with the (rkey, address) blob of mr_export.  RMA is RDMA
+ *    READ and WRITE (verbs_rma.c).
  *
  * Files: verbs_prov.c (instance, devices, node probe, rdma_cm events),
- * verbs_ep.c (endpoint and connection lifecycle), verbs_msg.c (messages),
- * verbs_rma.c (windows, registrations, RDMA READ/WRITE).
+ * verbs_ep.c (listeners, endpoint and connection lifecycle), verbs_msg.c
+ * (messages, progress), verbs_rma.c (registrations, RDMA READ/WRITE).
  */
 #ifndef SCIF_VERBS_H
 #define SCIF_VERBS_H
 
-#include "../../libscif/scif_priv.h"
+#include "../../libscif/scif_provider.h"
+#include "../../libscif/log.h"
+#include "../../libscif/nodemap.h"
+#include "../../libscif/progress.h"
 #include "../../libscif/wire.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <rdma/rdma_cma.h>
 #include <stdbool.h>
 
@@ -47,8 +55,11 @@ struct verbs_conn_pd {
 	uint16_t rsvd2;
 } __attribute__((packed));
 
+/* The smallest message that carries every core control message. */
+#define VERBS_MSG_MIN (SCIF_WIRE_HDR_LEN + SCIF_WIRE_CTRL_MAX)
+
 enum verbs_ctx_kind {
-	VERBS_CTX_PORT = 1, /* the bound / listening id of an endpoint */
+	VERBS_CTX_PORT = 1, /* a listener's id */
 	VERBS_CTX_CONN,	    /* a connection's id */
 };
 
@@ -59,7 +70,6 @@ struct verbs_dev {
 	struct ibv_context *verbs;
 	struct ibv_pd *pd;
 	int max_rd_atom;
-	uint64_t max_msg_sz;
 	struct scif_regcache *rc; /* SCIF_RMA_USECACHE registrations */
 };
 
@@ -75,6 +85,15 @@ struct verbs_prov {
 	uint32_t cdepth;	  /* control credits we offer */
 	uint32_t rma_depth;	  /* RMA work requests in flight per QP */
 	int resolve_ms;
+	size_t regcache_max; /* SCIF_REGCACHE_MAX_MB, in bytes */
+};
+
+/* A listener (the lctx of listen/unlisten); its id's context. */
+struct verbs_listener {
+	enum verbs_ctx_kind kind; /* VERBS_CTX_PORT */
+	struct verbs_prov *vp;
+	struct scif_ep *lep; /* holds a reference; only for requests */
+	struct rdma_cm_id *id;
 };
 
 /* A pending request in a listener's backlog. */
@@ -93,7 +112,7 @@ struct verbs_outmsg {
 };
 
 struct verbs_conn {
-	enum verbs_ctx_kind kind;
+	enum verbs_ctx_kind kind; /* VERBS_CTX_CONN */
 	struct verbs_prov *vp;
 	struct scif_ep *ep; /* holds a reference */
 	struct rdma_cm_id *id;
@@ -117,6 +136,7 @@ struct verbs_conn {
 	uint32_t rx_head, rx_count, rx_off;
 	uint32_t returnable;  /* data buffers reposted, not yet announced */
 	uint32_t creturnable; /* control buffers likewise */
+	struct scif_wire_handler rx_table[SCIF_WIRE_NTYPES];
 
 	/* send buffers */
 	char *sbuf;
@@ -135,12 +155,15 @@ struct verbs_conn {
 	uint64_t max_piece;
 };
 
+/* An endpoint bound to verbs (its prov_data), from ep_open to ep_close. */
 struct verbs_ep {
-	enum verbs_ctx_kind kind;
 	struct verbs_prov *vp;
 	struct scif_ep *ep;
-	struct rdma_cm_id *port_id; /* holds the SCIF port; listens on it */
 	struct verbs_conn *conn;
+	/* A failed connection detached from the endpoint that the progress
+	 * thread destroys after acknowledging its event: ep_close waits for
+	 * it, so that its port is free when the core releases it. */
+	struct verbs_conn *dying;
 };
 
 /* verbs_prov.c */
@@ -154,12 +177,22 @@ void verbs_conn_destroy(struct verbs_conn *c);
 void verbs_conn_fill_pd(struct verbs_prov *vp, struct verbs_conn_pd *pd,
 			uint16_t port);
 int verbs_parse_pd(const void *data, uint8_t len, struct verbs_conn_pd *out);
+int verbs_listen(struct scif_prov *prov, struct scif_ep *lep, uint16_t port,
+		 int backlog, void **lctx);
+void verbs_unlisten(struct scif_prov *prov, void *lctx);
+int verbs_ep_open(struct scif_prov *prov, struct scif_ep *ep);
+int verbs_ep_connect(struct scif_ep *ep, const struct scif_node *dst,
+		     uint16_t port);
+int verbs_ep_accept(struct scif_conn_req *req, struct scif_ep *newep);
+void verbs_conn_reject(struct scif_prov *prov, struct scif_conn_req *req);
+void verbs_ep_close(struct scif_ep *ep);
 
 /* verbs_msg.c */
 int verbs_conn_setup(struct verbs_conn *c);
 void verbs_cq_event(void *arg);
 bool verbs_cq_drain(struct verbs_conn *c);
 void verbs_conn_flush(struct verbs_conn *c, int timeout_ms);
+int verbs_ep_progress(struct scif_ep *ep);
 ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len);
 ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len);
 int verbs_recv_ready(struct scif_ep *ep);
@@ -168,21 +201,22 @@ int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 		    uint32_t len);
 
 /* verbs_rma.c */
-int verbs_win_register(struct scif_ep *ep, void *addr, size_t len,
-		       off_t offset, int prot, struct scif_mr *mr);
-void verbs_win_unregister(struct scif_ep *ep, struct scif_mr *mr);
-int verbs_mr_get(struct scif_ep *ep, void *addr, size_t len, int flags,
+void verbs_query(struct scif_ep *ep, struct scif_prov_attr *attr);
+int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 		 struct scif_mr *mr);
-void verbs_mr_put(struct scif_ep *ep, struct scif_mr *mr);
+void verbs_mr_dereg(struct scif_ep *ep, struct scif_mr *mr);
+int verbs_mr_export(struct scif_ep *ep, const struct scif_mr *mr, void *blob,
+		    size_t cap);
+int verbs_rmr_import(struct scif_ep *ep, const void *blob, size_t bloblen,
+		     uint64_t len, struct scif_rmr *rmr);
+void verbs_rmr_release(struct scif_ep *ep, struct scif_rmr *rmr);
 int verbs_rma_post(struct scif_ep *ep, const struct scif_rma_seg *segs, int n);
-uint64_t verbs_rma_max_piece(struct scif_ep *ep);
 int verbs_cache_stats(struct scif_ep *ep, struct scif_regcache_stats *st);
 void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc);
 
 /* Work request ids. */
 #define WRID_SEND (1ull << 63)
 #define WRID_RMA (1ull << 62)
-#define WRID_LAST (1ull << 61)
 #define WRID_SEQ_MASK ((1ull << 56) - 1)
 
 #endif

@@ -1,28 +1,32 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Verbs endpoints and connections.
+ * Verbs listeners, endpoints and connections.
  *
  * Active side:
- * 1) scif_connect: a new cm_id resolves the node's address (ADDR_RESOLVED),
- *    then the route (ROUTE_RESOLVED);
+ * 1) scif_connect: a new cm_id, bound to our address at the endpoint's own
+ *    SCIF port, resolves the node's address (ADDR_RESOLVED), then the route
+ *    (ROUTE_RESOLVED);
  * 2) on ROUTE_RESOLVED the QP, CQ and rings are built and receives posted,
  *    then rdma_connect sends our (node, port, ring shape) in the REQ;
  * 3) ESTABLISHED carries the acceptor's ring shape in the REP: credits are
  *    set and the endpoint becomes connected.
  * Passive side:
- * 1) CONNECT_REQUEST on the listener's id: the request is checked and queued
- *    in the backlog, or rejected (full backlog, closing listener, garbage);
- * 2) scif_accept: the child id gets its QP and rings, rdma_accept answers;
+ * 1) CONNECT_REQUEST on a listener's id: the request is checked and handed
+ *    to the core's backlog (scif__ep_conn_request), or rejected (full
+ *    backlog, closing listener, garbage);
+ * 2) scif_accept: ep_accept on the new endpoint gives the child id its QP
+ *    and rings, rdma_accept answers;
  * 3) ESTABLISHED completes the accept.
  * Either side: DISCONNECTED (the peer closed, or its process died and the
  * kernel tore its ids down) marks the endpoint disconnected at once.
  *
  * A failed connection's resources are detached under the endpoint lock and
  * destroyed only after the event is acknowledged: rdma_destroy_id waits for
- * the acknowledgement of every event it has delivered.
+ * the acknowledgement of every event it has delivered.  ep_close waits for
+ * that destruction, so the SCIF port the connection's id was bound to is
+ * free again when the core releases it.
  */
 #include "verbs.h"
-#include "../../libscif/log.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -64,11 +68,74 @@ int verbs_parse_pd(const void *data, uint8_t len, struct verbs_conn_pd *out)
 	out->depth = ntohs(pd.depth);
 	out->msg_size = ntohl(pd.msg_size);
 	out->cdepth = ntohs(pd.cdepth);
-	if (out->depth < 2 || out->cdepth < 2 ||
-	    out->msg_size <= SCIF_WIRE_HDR_LEN)
+	/* the peer's messages must hold every core control message */
+	if (out->depth < 2 || out->cdepth < 2 || out->msg_size < VERBS_MSG_MIN)
 		return -EPROTO;
 	return 0;
 }
+
+/* ---- listeners ---- */
+
+int verbs_listen(struct scif_prov *prov, struct scif_ep *lep, uint16_t port,
+		 int backlog, void **lctx)
+{
+	struct verbs_prov *vp = (struct verbs_prov *)prov;
+	struct sockaddr_storage sa = vp->self_sa;
+	struct verbs_listener *l = calloc(1, sizeof(*l));
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	l->kind = VERBS_CTX_PORT;
+	l->vp = vp;
+	l->lep = lep;
+	if (rdma_create_id(vp->ch, &l->id, l, RDMA_PS_TCP)) {
+		ret = verbs_errno(-ENOMEM);
+		scif_err("rdma_create_id: %m");
+		goto err_free;
+	}
+	set_port(&sa, port);
+	if (rdma_bind_addr(l->id, (struct sockaddr *)&sa)) {
+		ret = verbs_errno(-EADDRINUSE);
+		/* the core reserved the port: only a user of rdma_cm outside
+		 * SCIF can hold it */
+		scif_warn("rdma_bind_addr port %u: %m", port);
+		goto err_id;
+	}
+	scif__ep_get(lep); /* requests may arrive from rdma_listen on */
+	/* The core enforces the SCIF backlog; the kernel's queue only needs
+	 * to be large enough not to drop requests before we see them. */
+	if (rdma_listen(l->id, backlog > 128 ? backlog : 128)) {
+		ret = verbs_errno(-EINVAL);
+		scif_err("rdma_listen: %m");
+		rdma_destroy_id(l->id); /* acknowledged requests: none */
+		scif__ep_put(lep);
+		goto err_free;
+	}
+	*lctx = l;
+	return 0;
+
+err_id:
+	rdma_destroy_id(l->id);
+err_free:
+	free(l);
+	return ret;
+}
+
+void verbs_unlisten(struct scif_prov *prov, void *lctx)
+{
+	struct verbs_listener *l = lctx;
+
+	/* Waits until every CONNECT_REQUEST delivered on the id has been
+	 * acknowledged (on_connect_request acks after handing it to the
+	 * core); the kernel drops those not yet delivered, with their child
+	 * ids.  No request reaches the core after this. */
+	rdma_destroy_id(l->id);
+	scif__ep_put(l->lep);
+	free(l);
+}
+
+/* ---- endpoints ---- */
 
 int verbs_ep_open(struct scif_prov *prov, struct scif_ep *ep)
 {
@@ -76,50 +143,9 @@ int verbs_ep_open(struct scif_prov *prov, struct scif_ep *ep)
 
 	if (!ve)
 		return -ENOMEM;
-	ve->kind = VERBS_CTX_PORT;
 	ve->vp = (struct verbs_prov *)prov;
 	ve->ep = ep;
 	scif__ep_set_prov_data(ep, ve);
-	return 0;
-}
-
-int verbs_ep_bind(struct scif_ep *ep, uint16_t port)
-{
-	struct verbs_ep *ve = scif__ep_prov_data(ep);
-	struct verbs_prov *vp = ve->vp;
-	struct sockaddr_storage sa = vp->self_sa;
-	struct rdma_cm_id *id;
-	int ret;
-
-	if (rdma_create_id(vp->ch, &id, ve, RDMA_PS_TCP)) {
-		ret = verbs_errno(-ENOMEM);
-		scif_err("rdma_create_id: %m");
-		return ret;
-	}
-	set_port(&sa, port);
-	if (rdma_bind_addr(id, (struct sockaddr *)&sa)) {
-		ret = verbs_errno(-EADDRINUSE);
-		if (ret != -EADDRINUSE)
-			scif_err("rdma_bind_addr port %u: %m", port);
-		rdma_destroy_id(id);
-		return ret;
-	}
-	ve->port_id = id;
-	return 0;
-}
-
-int verbs_ep_listen(struct scif_ep *ep, int backlog)
-{
-	struct verbs_ep *ve = scif__ep_prov_data(ep);
-
-	/* The core enforces the SCIF backlog; the kernel's queue only needs
-	 * to be large enough not to drop requests before we see them. */
-	if (rdma_listen(ve->port_id, backlog > 128 ? backlog : 128)) {
-		int ret = verbs_errno(-EINVAL);
-
-		scif_err("rdma_listen: %m");
-		return ret;
-	}
 	return 0;
 }
 
@@ -137,11 +163,38 @@ static struct verbs_conn *conn_new(struct verbs_ep *ve)
 	return c;
 }
 
+/* Give c an id bound to our address at sport (0: any) and start resolving
+ * dst.  Returns -EADDRINUSE when sport is taken. */
+static int conn_resolve(struct verbs_conn *c, uint16_t sport,
+			struct sockaddr_storage *dst)
+{
+	struct verbs_prov *vp = c->vp;
+	struct sockaddr_storage src = vp->self_sa;
+	int ret;
+
+	if (rdma_create_id(vp->ch, &c->id, c, RDMA_PS_TCP)) {
+		ret = verbs_errno(-ENOMEM);
+		scif_err("rdma_create_id: %m");
+		return ret;
+	}
+	set_port(&src, sport);
+	if (!rdma_resolve_addr(c->id, (struct sockaddr *)&src,
+			       (struct sockaddr *)dst, vp->resolve_ms))
+		return 0;
+	ret = verbs_errno(-ENODEV);
+	if (ret != -EADDRINUSE)
+		scif_info("rdma_resolve_addr: %s", strerror(-ret));
+	/* a failed resolve delivered no event: nothing to wait for */
+	rdma_destroy_id(c->id);
+	c->id = NULL;
+	return ret == -EADDRINUSE || ret == -ENOMEM ? ret : -ENODEV;
+}
+
 int verbs_ep_connect(struct scif_ep *ep, const struct scif_node *dst,
 		     uint16_t port)
 {
 	struct verbs_ep *ve = scif__ep_prov_data(ep);
-	struct verbs_prov *vp = ve->vp;
+	uint16_t sport = scif__ep_port(ep);
 	struct sockaddr_storage sa;
 	struct verbs_conn *c;
 	socklen_t salen;
@@ -155,47 +208,68 @@ int verbs_ep_connect(struct scif_ep *ep, const struct scif_node *dst,
 	if (!c)
 		return -ENOMEM;
 	c->active = true;
-	/* The connection uses its own id: the endpoint's port id keeps the
-	 * SCIF port reserved, and a failed attempt leaves it intact. */
-	if (rdma_create_id(vp->ch, &c->id, c, RDMA_PS_TCP)) {
-		ret = verbs_errno(-ENOMEM);
-		scif_err("rdma_create_id: %m");
-		goto err_conn;
+	/* Bound to our own SCIF port, which the core reserved node-wide, the
+	 * connection never takes an rdma_cm port a listener may want. */
+	ret = conn_resolve(c, sport, &sa);
+	if (ret == -EADDRINUSE) {
+		scif_info("rdma_cm port %u is taken outside SCIF: connecting "
+			  "to node %u from any port",
+			  sport, dst->id);
+		ret = conn_resolve(c, 0, &sa);
 	}
-	if (rdma_resolve_addr(c->id, (struct sockaddr *)&vp->self_sa,
-			      (struct sockaddr *)&sa, vp->resolve_ms)) {
-		ret = verbs_errno(-ENODEV);
-		scif_info("rdma_resolve_addr to node %u: %m", dst->id);
-		if (ret != -ENOMEM)
-			ret = -ENODEV;
-		goto err_id;
+	if (ret) {
+		scif__ep_put(c->ep);
+		free(c);
+		return ret == -EADDRINUSE ? -ENODEV : ret;
 	}
 	ve->conn = c;
 	return 0;
-
-err_id:
-	rdma_destroy_id(c->id);
-err_conn:
-	scif__ep_put(c->ep);
-	free(c);
-	return ret;
 }
 
-int verbs_ep_accept(struct scif_ep *lep, struct scif_conn_req *req,
-		    struct scif_ep *newep)
+/* What rdma_connect and rdma_accept send: our (node, port, ring shape) and
+ * the RDMA READ depth (retry_count only matters to the connecting side). */
+static void conn_param(struct verbs_conn *c, struct rdma_conn_param *param,
+		       struct verbs_conn_pd *pd)
+{
+	memset(param, 0, sizeof(*param));
+	verbs_conn_fill_pd(c->vp, pd, scif__ep_port(c->ep));
+	param->private_data = pd;
+	param->private_data_len = sizeof(*pd);
+	param->responder_resources = (uint8_t)c->dev->max_rd_atom;
+	param->initiator_depth = (uint8_t)c->dev->max_rd_atom;
+	param->retry_count = 7;
+	param->rnr_retry_count = 7;
+}
+
+/* Answer the request of c's child id with our ring shape. */
+static int conn_answer(struct verbs_conn *c)
+{
+	struct rdma_conn_param param;
+	struct verbs_conn_pd pd;
+	int ret;
+
+	conn_param(c, &param, &pd);
+	if (rdma_accept(c->id, &param)) {
+		ret = verbs_errno(-ECONNRESET);
+		scif_info("rdma_accept: %m");
+		return ret;
+	}
+	return 0;
+}
+
+int verbs_ep_accept(struct scif_conn_req *req, struct scif_ep *newep)
 {
 	struct verbs_ep *ve = scif__ep_prov_data(newep);
 	struct verbs_pending *p = req->prov_data;
-	struct rdma_conn_param param = { 0 };
-	struct verbs_conn_pd pd;
 	struct verbs_conn *c;
 	int ret;
 
-	(void)lep;
 	c = conn_new(ve);
 	if (!c) {
 		ret = -ENOMEM;
-		goto err_reject;
+		rdma_reject(p->id, NULL, 0);
+		rdma_destroy_id(p->id);
+		goto out;
 	}
 	c->id = p->id;
 	c->peer_node = req->peer_node;
@@ -211,43 +285,25 @@ int verbs_ep_accept(struct scif_ep *lep, struct scif_conn_req *req,
 		 * setup created of the QP, CQ and channel: release it all */
 		rdma_reject(p->id, NULL, 0);
 		verbs_conn_destroy(c);
-		goto err_free;
+		goto out;
 	}
 	scif__ep_lock(newep);
 	ve->conn = c;
 	__atomic_store_n(&c->id->context, c, __ATOMIC_RELEASE);
 	scif__ep_unlock(newep);
-
-	verbs_conn_fill_pd(ve->vp, &pd, scif__ep_port(newep));
-	param.private_data = &pd;
-	param.private_data_len = sizeof(pd);
-	param.responder_resources = (uint8_t)c->dev->max_rd_atom;
-	param.initiator_depth = (uint8_t)c->dev->max_rd_atom;
-	param.rnr_retry_count = 7;
-	if (rdma_accept(c->id, &param)) {
-		/* the requester is gone: the core closes newep */
-		ret = verbs_errno(-ECONNRESET);
-		scif_info("rdma_accept: %m");
-		goto err_free; /* c, which owns the id, goes with newep */
-	}
-	free(p);
-	free(req);
-	return 0;
-
-err_reject:
-	rdma_reject(p->id, NULL, 0);
-	rdma_destroy_id(p->id);
-err_free:
+	/* on failure the requester is gone: the core closes newep, and c,
+	 * which owns the id, goes with it */
+	ret = conn_answer(c);
+out:
 	free(p);
 	free(req);
 	return ret;
 }
 
-void verbs_conn_reject(struct scif_ep *lep, struct scif_conn_req *req)
+void verbs_conn_reject(struct scif_prov *prov, struct scif_conn_req *req)
 {
 	struct verbs_pending *p = req->prov_data;
 
-	(void)lep;
 	rdma_reject(p->id, NULL, 0);
 	rdma_destroy_id(p->id);
 	free(p);
@@ -288,29 +344,31 @@ void verbs_conn_destroy(struct verbs_conn *c)
 	free(c);
 }
 
+/* Safe in any state: never opened, connecting, failed, connected, gone. */
 void verbs_ep_close(struct scif_ep *ep)
 {
 	struct verbs_ep *ve = scif__ep_prov_data(ep);
 	struct verbs_conn *c;
-	struct rdma_cm_id *port_id;
 
+	if (!ve)
+		return;
 	scif__ep_lock(ep);
 	/* Only an established connection is never freed by the progress
 	 * thread, so only it can be waited on here. */
 	if (ve->conn && ve->conn->established)
-		verbs_conn_flush(ve->conn, ep->lib->close_timeout_ms);
+		verbs_conn_flush(ve->conn,
+				 scif__lib_close_timeout_ms(ve->vp->lib));
 	c = ve->conn;
 	ve->conn = NULL;
 	if (c)
 		c->closing = true;
-	port_id = ve->port_id;
-	ve->port_id = NULL;
+	/* a failed connection the progress thread is destroying (conn_bury) */
+	while (ve->dying)
+		scif__ep_wait(ep, -1);
+	scif__ep_set_prov_data(ep, NULL);
 	scif__ep_unlock(ep);
 	if (c)
 		verbs_conn_destroy(c);
-	if (port_id)
-		rdma_destroy_id(port_id);
-	scif__ep_set_prov_data(ep, NULL);
 	free(ve);
 }
 
@@ -318,14 +376,15 @@ void verbs_ep_close(struct scif_ep *ep)
 
 static void on_connect_request(struct verbs_prov *vp, struct rdma_cm_event *ev)
 {
-	struct verbs_ep *lve = ev->listen_id->context;
+	struct verbs_listener *l = ev->listen_id->context;
 	struct rdma_cm_id *id = ev->id;
 	struct verbs_pending *p = NULL;
 	struct scif_conn_req *req = NULL;
 	struct verbs_conn_pd pd;
 	int ret = -ECONNREFUSED;
 
-	(void)vp;
+	if (!l || l->kind != VERBS_CTX_PORT)
+		goto refuse;
 	if (verbs_parse_pd(ev->param.conn.private_data,
 			   ev->param.conn.private_data_len, &pd)) {
 		scif_warn("connection request without a valid SCIF header "
@@ -347,15 +406,16 @@ static void on_connect_request(struct verbs_prov *vp, struct rdma_cm_event *ev)
 	 * be freed while the request waits, so the child carries none until
 	 * accept stores its connection (events meanwhile are ignored). */
 	id->context = NULL;
-	scif__ep_lock(lve->ep);
-	ret = scif__ep_conn_request(lve->ep, req);
-	scif__ep_unlock(lve->ep);
+	scif__ep_lock(l->lep);
+	ret = scif__ep_conn_request(l->lep, (struct scif_prov *)vp, req);
+	scif__ep_unlock(l->lep);
 	if (!ret) {
 		rdma_ack_cm_event(ev);
 		return;
 	}
-	scif_info("connection request from %u:%u refused (backlog)", pd.node,
-		  pd.port);
+	scif_info("connection request from %u:%u refused (backlog full or "
+		  "not listening)",
+		  pd.node, pd.port);
 refuse:
 	free(p);
 	free(req);
@@ -378,7 +438,7 @@ static int event_errno(enum rdma_cm_event_type type)
 }
 
 /* [ep locked] Detach a failed connection; the caller destroys it once the
- * event is acknowledged. */
+ * event is acknowledged (conn_bury). */
 static struct verbs_conn *conn_fail(struct verbs_conn *c, int err)
 {
 	struct verbs_ep *ve = scif__ep_prov_data(c->ep);
@@ -386,11 +446,27 @@ static struct verbs_conn *conn_fail(struct verbs_conn *c, int err)
 
 	if (ve && ve->conn == c) {
 		ve->conn = NULL;
+		ve->dying = c;
 		c->closing = true;
 		dead = c;
 	}
 	scif__ep_conn_done(c->ep, err, 0, 0);
 	return dead;
+}
+
+/* Destroy a failed connection whose event is acknowledged, then let a
+ * waiting ep_close go on.  The caller holds a reference to c->ep. */
+static void conn_bury(struct verbs_conn *c)
+{
+	struct scif_ep *ep = c->ep;
+	struct verbs_ep *ve;
+
+	verbs_conn_destroy(c);
+	scif__ep_lock(ep);
+	ve = scif__ep_prov_data(ep); /* ep_close waits for dying: ours */
+	ve->dying = NULL;
+	scif__ep_wake(ep);
+	scif__ep_unlock(ep);
 }
 
 /* [ep locked] Returns a connection to destroy after the ack, if any. */
@@ -423,20 +499,14 @@ static struct verbs_conn *on_established(struct verbs_conn *c,
 
 static int on_route_resolved(struct verbs_conn *c)
 {
-	struct rdma_conn_param param = { 0 };
+	struct rdma_conn_param param;
 	struct verbs_conn_pd pd;
 	int ret;
 
 	ret = verbs_conn_setup(c);
 	if (ret)
 		return ret;
-	verbs_conn_fill_pd(c->vp, &pd, scif__ep_port(c->ep));
-	param.private_data = &pd;
-	param.private_data_len = sizeof(pd);
-	param.responder_resources = (uint8_t)c->dev->max_rd_atom;
-	param.initiator_depth = (uint8_t)c->dev->max_rd_atom;
-	param.retry_count = 7;
-	param.rnr_retry_count = 7;
+	conn_param(c, &param, &pd);
 	if (rdma_connect(c->id, &param)) {
 		ret = verbs_errno(-ECONNREFUSED);
 		scif_err("rdma_connect: %m");
@@ -461,7 +531,7 @@ void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev)
 	}
 	/* Children still in a backlog carry no context (see
 	 * on_connect_request); accept handles those requesters' failures.
-	 * Port ids (VERBS_CTX_PORT) get no events we act on. */
+	 * Listener ids (VERBS_CTX_PORT) get no other events we act on. */
 	if (!c || c->kind != VERBS_CTX_CONN) {
 		rdma_ack_cm_event(ev);
 		return;
@@ -519,6 +589,6 @@ out:
 	scif__ep_unlock(ep);
 	rdma_ack_cm_event(ev);
 	if (dead)
-		verbs_conn_destroy(dead);
+		conn_bury(dead);
 	scif__ep_put(ep);
 }

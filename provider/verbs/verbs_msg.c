@@ -13,7 +13,6 @@
  * silent hole in the byte stream or in the credit accounting.
  */
 #include "verbs.h"
-#include "../../libscif/log.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -48,12 +47,46 @@ static int post_recv(struct verbs_conn *c, uint32_t idx)
 	return -ret;
 }
 
+static void rx_table_init(struct verbs_conn *c);
+
+/* The send and receive rings, registered; every receive posted. */
+static int rings_setup(struct verbs_conn *c)
+{
+	uint32_t i;
+	int ret;
+
+	c->rbuf = ring_alloc((size_t)c->nrbuf * c->rsize);
+	c->sbuf = ring_alloc((size_t)c->sdepth * c->ssize);
+	c->rxq = calloc(c->nrbuf, sizeof(*c->rxq));
+	c->rxlen = calloc(c->nrbuf, sizeof(*c->rxlen));
+	c->sfree = calloc(c->sdepth, sizeof(*c->sfree));
+	if (!c->rbuf || !c->sbuf || !c->rxq || !c->rxlen || !c->sfree)
+		return -ENOMEM;
+	c->rmr = ibv_reg_mr(c->dev->pd, c->rbuf, (size_t)c->nrbuf * c->rsize,
+			    IBV_ACCESS_LOCAL_WRITE);
+	c->smr = ibv_reg_mr(c->dev->pd, c->sbuf, (size_t)c->sdepth * c->ssize,
+			    IBV_ACCESS_LOCAL_WRITE);
+	if (!c->rmr || !c->smr) {
+		ret = verbs_errno(-ENOMEM);
+		scif_err("ibv_reg_mr: %m");
+		return ret;
+	}
+	for (i = 0; i < c->sdepth; i++)
+		c->sfree[i] = i;
+	c->nsfree = c->sdepth;
+	for (i = 0; i < c->nrbuf; i++) {
+		ret = post_recv(c, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int verbs_conn_setup(struct verbs_conn *c)
 {
 	struct verbs_prov *vp = c->vp;
 	struct ibv_qp_init_attr qa = { 0 };
 	struct ibv_device_attr attr;
-	uint32_t i;
 	int ret;
 
 	c->dev = verbs_dev_get(vp, c->id->verbs);
@@ -64,6 +97,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	c->nrbuf = c->rdepth + c->cdepth;
 	c->sdepth = c->nrbuf;
 	c->rsize = c->ssize = vp->msg_size;
+	rx_table_init(c);
 	c->rma_depth = vp->rma_depth;
 	c->max_piece = 1u << 30;
 	if (!ibv_query_device(c->id->verbs, &attr) && attr.max_qp_wr > 0 &&
@@ -94,36 +128,15 @@ int verbs_conn_setup(struct verbs_conn *c)
 	qa.cap.max_recv_wr = c->nrbuf;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;
-	qa.cap.max_inline_data = 64; /* fence signals go inline */
+	qa.cap.max_inline_data = 64; /* SCIF_SEG_IMM pieces go inline */
 	if (rdma_create_qp(c->id, c->dev->pd, &qa)) {
 		ret = verbs_errno(-ENOMEM);
 		scif_err("rdma_create_qp: %m");
 		return ret;
 	}
-	c->rbuf = ring_alloc((size_t)c->nrbuf * c->rsize);
-	c->sbuf = ring_alloc((size_t)c->sdepth * c->ssize);
-	c->rxq = calloc(c->nrbuf, sizeof(*c->rxq));
-	c->rxlen = calloc(c->nrbuf, sizeof(*c->rxlen));
-	c->sfree = calloc(c->sdepth, sizeof(*c->sfree));
-	if (!c->rbuf || !c->sbuf || !c->rxq || !c->rxlen || !c->sfree)
-		return -ENOMEM;
-	c->rmr = ibv_reg_mr(c->dev->pd, c->rbuf, (size_t)c->nrbuf * c->rsize,
-			    IBV_ACCESS_LOCAL_WRITE);
-	c->smr = ibv_reg_mr(c->dev->pd, c->sbuf, (size_t)c->sdepth * c->ssize,
-			    IBV_ACCESS_LOCAL_WRITE);
-	if (!c->rmr || !c->smr) {
-		ret = verbs_errno(-ENOMEM);
-		scif_err("ibv_reg_mr: %m");
+	ret = rings_setup(c);
+	if (ret)
 		return ret;
-	}
-	for (i = 0; i < c->sdepth; i++)
-		c->sfree[i] = i;
-	c->nsfree = c->sdepth;
-	for (i = 0; i < c->nrbuf; i++) {
-		ret = post_recv(c, i);
-		if (ret)
-			return ret;
-	}
 	if (ibv_req_notify_cq(c->cq, 0))
 		return -EIO;
 	c->cc_handle = scif__progress_add(scif__lib_progress(vp->lib),
@@ -176,19 +189,23 @@ static bool can_talk(struct verbs_conn *c)
 }
 
 /* [ep locked] Send queued control messages while credits allow, keeping
- * the last control credit for a CREDIT message. */
-static void flush_outbox(struct verbs_conn *c)
+ * the last control credit for a CREDIT message.  Returns how many went. */
+static int flush_outbox(struct verbs_conn *c)
 {
+	int sent = 0;
+
 	while (c->out_head && can_talk(c) && c->ccredits > 1) {
 		struct verbs_outmsg *m = c->out_head;
 
 		if (post_msg(c, m->type, m->payload, m->len))
-			return;
+			break;
 		c->out_head = m->next;
 		if (!c->out_head)
 			c->out_tail = NULL;
 		free(m);
+		sent++;
 	}
+	return sent;
 }
 
 /* [ep locked] Return credits when half of either pool waits. */
@@ -214,7 +231,9 @@ int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 
 	if (!c || c->dead)
 		return -ECONNRESET;
-	if (len > c->peer_msg_size - SCIF_WIRE_HDR_LEN || len > c->ssize)
+	/* both message sizes hold SCIF_WIRE_CTRL_MAX (VERBS_MSG_MIN) */
+	if (len > c->peer_msg_size - SCIF_WIRE_HDR_LEN ||
+	    len > c->ssize - SCIF_WIRE_HDR_LEN)
 		return -EMSGSIZE;
 	m = malloc(sizeof(*m) + len);
 	if (!m)
@@ -274,18 +293,28 @@ static void conn_proto_error(struct verbs_conn *c)
 		scif_info("rdma_disconnect: %m");
 }
 
-static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
+/* What a message may be: the stream, credits, and every core control type
+ * (SCIF_WIRE_CTRL_FIRST up to SCIF_WIRE_NTYPES, at most
+ * SCIF_WIRE_CTRL_MAX bytes of payload).  Anything else is refused. */
+static void rx_table_init(struct verbs_conn *c)
 {
 	const uint32_t max = c->rsize - SCIF_WIRE_HDR_LEN;
-	const struct scif_wire_handler table[SCIF_WIRE_NTYPES] = {
-		[SCIF_WIRE_DATA] = { rx_data, 1, max },
-		[SCIF_WIRE_CREDIT] = { rx_credit, 0, 0 },
-		[SCIF_WIRE_WIN_ADD] = { rx_ctrl, 0, max },
-		[SCIF_WIRE_WIN_DEL] = { rx_ctrl, 0, max },
-		[SCIF_WIRE_WIN_DEL_ACK] = { rx_ctrl, 0, max },
-		[SCIF_WIRE_FENCE_REQ] = { rx_ctrl, 0, max },
-		[SCIF_WIRE_FENCE_DONE] = { rx_ctrl, 0, max },
-	};
+	int t;
+
+	memset(c->rx_table, 0, sizeof(c->rx_table));
+	c->rx_table[SCIF_WIRE_DATA] =
+		(struct scif_wire_handler){ rx_data, 1, max };
+	c->rx_table[SCIF_WIRE_CREDIT] =
+		(struct scif_wire_handler){ rx_credit, 0, 0 };
+	for (t = SCIF_WIRE_CTRL_FIRST; t < SCIF_WIRE_NTYPES; t++)
+		c->rx_table[t] = (struct scif_wire_handler){
+			rx_ctrl, 0, max < SCIF_WIRE_CTRL_MAX ? max :
+							       SCIF_WIRE_CTRL_MAX
+		};
+}
+
+static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
+{
 	const char *buf = c->rbuf + (size_t)idx * c->rsize;
 	struct scif_wire_hdr h = { 0 };
 	int kept;
@@ -314,7 +343,8 @@ static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
 	}
 	c->credits += h.credits;
 	c->ccredits += h.ccredits;
-	kept = scif__wire_dispatch(table, SCIF_WIRE_NTYPES, c, buf, bytes);
+	kept = scif__wire_dispatch(c->rx_table, SCIF_WIRE_NTYPES, c, buf,
+				   bytes);
 	if (kept == 1)
 		return;
 	if (kept < 0) { /* unknown type or bad length, logged by dispatch */
@@ -383,11 +413,28 @@ bool verbs_cq_drain(struct verbs_conn *c)
 	return wake;
 }
 
+/* [ep locked] Drain the CQ, then send what waits and return credits; wake
+ * the endpoint's waiters when something they may care about happened.
+ * Returns whether it did. */
+static bool conn_progress(struct verbs_conn *c)
+{
+	bool wake = verbs_cq_drain(c);
+
+	if (c->closing)
+		return false;
+	/* an outbox that drained may let a blocked send go on */
+	if (flush_outbox(c))
+		wake = true;
+	maybe_send_credit(c);
+	if (wake)
+		scif__ep_wake(c->ep);
+	return wake;
+}
+
 void verbs_cq_event(void *arg)
 {
 	struct verbs_conn *c = arg;
 	struct ibv_cq *cq;
-	bool wake, queued;
 	void *ctx;
 
 	scif__ep_lock(c->ep);
@@ -396,16 +443,29 @@ void verbs_cq_event(void *arg)
 		ibv_req_notify_cq(cq, 0);
 	}
 	/* Drain after re-arming so nothing completes unnoticed. */
-	queued = c->out_head != NULL;
-	wake = verbs_cq_drain(c);
-	if (!c->closing) {
-		flush_outbox(c);
-		maybe_send_credit(c);
-		/* an outbox that drained may let a blocked send go on */
-		if (wake || queued)
-			scif__ep_wake(c->ep);
-	}
+	conn_progress(c);
 	scif__ep_unlock(c->ep);
+}
+
+static struct verbs_conn *ep_conn(struct scif_ep *ep)
+{
+	struct verbs_ep *ve = scif__ep_prov_data(ep);
+
+	return ve ? ve->conn : NULL;
+}
+
+/*
+ * [ep locked] Caller-driven progress of a thread about to sleep on ep.  The
+ * completion channel stays armed (only verbs_cq_event re-arms it): what we
+ * drain here may still raise one event, which then finds the CQ empty.
+ */
+int verbs_ep_progress(struct scif_ep *ep)
+{
+	struct verbs_conn *c = ep_conn(ep);
+
+	if (!c || !c->cq)
+		return 0; /* not connected yet: rdma_cm events drive it */
+	return conn_progress(c) ? 1 : 0;
 }
 
 /*
@@ -428,13 +488,6 @@ void verbs_conn_flush(struct verbs_conn *c, int timeout_ms)
 		scif_warn("closing with %u messages and %u RMAs "
 			  "unacknowledged",
 			  c->sdepth - c->nsfree, c->rma_inflight);
-}
-
-static struct verbs_conn *ep_conn(struct scif_ep *ep)
-{
-	struct verbs_ep *ve = scif__ep_prov_data(ep);
-
-	return ve ? ve->conn : NULL;
 }
 
 ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len)

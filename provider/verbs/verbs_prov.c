@@ -4,7 +4,6 @@
  * protection domains, node liveness probes and the ops table.
  */
 #include "verbs.h"
-#include "../../libscif/log.h"
 #include "../../libscif/regcache.h"
 
 #include <fcntl.h>
@@ -15,23 +14,6 @@
 int verbs_errno(int fallback)
 {
 	return errno ? -errno : fallback;
-}
-
-static int env_u32(const char *name, uint32_t def, uint32_t lo, uint32_t hi)
-{
-	const char *s = getenv(name);
-	unsigned long v;
-	char *end;
-
-	if (!s || !*s)
-		return (int)def;
-	v = strtoul(s, &end, 0);
-	if (*end || v < lo || v > hi) {
-		scif_warn("%s=%s out of range [%u, %u], using %u", name, s, lo,
-			  hi, def);
-		return (int)def;
-	}
-	return (int)v;
 }
 
 struct verbs_dev *verbs_dev_get(struct verbs_prov *vp,
@@ -100,12 +82,17 @@ static int verbs_init(struct scif_lib *lib, struct scif_prov **out)
 		return -ENOMEM;
 	vp->lib = lib;
 	pthread_mutex_init(&vp->dev_lock, NULL);
-	vp->depth = (uint32_t)env_u32("SCIF_VERBS_DEPTH", 16, 4, 4096);
-	vp->msg_size = (uint32_t)env_u32("SCIF_VERBS_MSG_SIZE", 32768, 256,
-					 1u << 24);
-	vp->cdepth = (uint32_t)env_u32("SCIF_VERBS_CTRL_DEPTH", 8, 4, 1024);
-	vp->rma_depth = (uint32_t)env_u32("SCIF_VERBS_RMA_DEPTH", 128, 4, 4096);
-	vp->resolve_ms = env_u32("SCIF_VERBS_RESOLVE_MS", 2000, 10, 600000);
+	vp->depth = scif__env_u32("SCIF_VERBS_DEPTH", 16, 4, 4096);
+	/* a message holds the largest core control message */
+	vp->msg_size = scif__env_u32("SCIF_VERBS_MSG_SIZE", 32768,
+				     VERBS_MSG_MIN, 1u << 24);
+	vp->cdepth = scif__env_u32("SCIF_VERBS_CTRL_DEPTH", 8, 4, 1024);
+	vp->rma_depth = scif__env_u32("SCIF_VERBS_RMA_DEPTH", 128, 4, 4096);
+	vp->resolve_ms =
+		(int)scif__env_u32("SCIF_VERBS_RESOLVE_MS", 2000, 10, 600000);
+	vp->regcache_max =
+		(size_t)scif__env_u32("SCIF_REGCACHE_MAX_MB", 1024, 0, 1u << 20)
+		<< 20;
 	ret = scif__node_resolve(scif__self(lib), &vp->self_sa,
 				 &vp->self_salen);
 	if (ret)
@@ -217,16 +204,14 @@ out_ch:
 	return ret;
 }
 
-/* verbs_ep.c */
-int verbs_ep_open(struct scif_prov *prov, struct scif_ep *ep);
-int verbs_ep_bind(struct scif_ep *ep, uint16_t port);
-int verbs_ep_listen(struct scif_ep *ep, int backlog);
-int verbs_ep_connect(struct scif_ep *ep, const struct scif_node *dst,
-		     uint16_t port);
-int verbs_ep_accept(struct scif_ep *lep, struct scif_conn_req *req,
-		    struct scif_ep *newep);
-void verbs_conn_reject(struct scif_ep *lep, struct scif_conn_req *req);
-void verbs_ep_close(struct scif_ep *ep);
+/*
+ * Every node of the map: this instance only exists when a device is there
+ * and our own address resolves; whether a node answers is node_probe's.
+ */
+static bool verbs_reaches(struct scif_prov *prov, const struct scif_node *node)
+{
+	return true;
+}
 
 const struct scif_provider_ops scif_verbs_ops = {
 	.size = sizeof(struct scif_provider_ops),
@@ -234,10 +219,11 @@ const struct scif_provider_ops scif_verbs_ops = {
 	.priority = 100,
 	.init = verbs_init,
 	.fini = verbs_fini,
+	.reaches = verbs_reaches,
 	.node_probe = verbs_node_probe,
+	.listen = verbs_listen,
+	.unlisten = verbs_unlisten,
 	.ep_open = verbs_ep_open,
-	.ep_bind = verbs_ep_bind,
-	.ep_listen = verbs_ep_listen,
 	.ep_connect = verbs_ep_connect,
 	.ep_accept = verbs_ep_accept,
 	.conn_reject = verbs_conn_reject,
@@ -247,15 +233,13 @@ const struct scif_provider_ops scif_verbs_ops = {
 	.recv_ready = verbs_recv_ready,
 	.send_ready = verbs_send_ready,
 	.ctrl_send = verbs_ctrl_send,
-	.win_register = verbs_win_register,
-	.win_unregister = verbs_win_unregister,
-	.mr_get = verbs_mr_get,
-	.mr_put = verbs_mr_put,
+	.ep_progress = verbs_ep_progress,
+	.query = verbs_query,
+	.mr_reg = verbs_mr_reg,
+	.mr_dereg = verbs_mr_dereg,
+	.mr_export = verbs_mr_export,
+	.rmr_import = verbs_rmr_import,
+	.rmr_release = verbs_rmr_release,
 	.rma_post = verbs_rma_post,
-	.rma_max_piece = verbs_rma_max_piece,
 	.cache_stats = verbs_cache_stats,
-	/* RC places RDMA WRITEs in order (no IBV_ACCESS_RELAXED_ORDERING on
-	 * our regions), and IBV_SEND_FENCE holds a request back until earlier
-	 * RDMA READs have completed. */
-	.caps = SCIF_PROV_ORDERED_RMA,
 };

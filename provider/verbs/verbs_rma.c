@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Verbs RMA: windows are memory regions registered at iova = SCIF offset, so
- * the peer's RDMA uses remote address = SCIF offset and the window's rkey.
- * SCIF_PROT_READ/WRITE become remote-read/remote-write access flags: the HCA
+ * Verbs RMA: registrations are memory regions at iova = virtual address.
+ * A window's blob gives the peer its rkey and address, so the peer's RDMA
+ * uses remote address = our address + offset into the window.  REMOTE_READ
+ * and REMOTE_WRITE become remote-read/remote-write access flags: the HCA
  * itself refuses what a window does not allow.  Every RMA piece is one
- * signaled RDMA READ or WRITE; RC completes a QP's work requests in order,
- * so the completion of a request's last piece completes the request.
+ * signaled RDMA READ or WRITE and reports its own completion; the core
+ * counts a request's pieces.
  */
 #include "verbs.h"
-#include "../../libscif/log.h"
 #include "../../libscif/regcache.h"
 
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,52 +22,19 @@ static struct verbs_conn *ep_conn(struct scif_ep *ep)
 	return ve ? ve->conn : NULL;
 }
 
-int verbs_win_register(struct scif_ep *ep, void *addr, size_t len,
-		       off_t offset, int prot, struct scif_mr *mr)
-{
-	struct verbs_dev *dev = NULL;
-	struct verbs_conn *c;
-	int access = 0, ret;
-	struct ibv_mr *m;
+/* What a window's peer needs (little-endian). */
+struct verbs_blob {
+	uint32_t rkey;
+	uint32_t rsvd;
+	uint64_t addr;
+} __attribute__((packed));
 
-	/* Called without the endpoint lock (pinning takes a while): take the
-	 * device, which outlives the connection, under it. */
-	scif__ep_lock(ep);
-	c = ep_conn(ep);
-	if (c && !c->dead)
-		dev = c->dev;
-	scif__ep_unlock(ep);
-	if (!dev)
-		return -ECONNRESET;
-	/* The device writes into a window as the destination of a local
-	 * readfrom or a peer's writeto. */
-	if (prot & SCIF_PROT_WRITE)
-		access |= IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
-	if (prot & SCIF_PROT_READ)
-		access |= IBV_ACCESS_REMOTE_READ;
-	m = ibv_reg_mr_iova(dev->pd, addr, len, (uint64_t)offset, access);
-	if (!m) {
-		ret = verbs_errno(-ENOMEM);
-		scif_err("ibv_reg_mr_iova of %zu bytes at offset 0x%llx: %m",
-			 len, (unsigned long long)offset);
-		return ret == -EFAULT || ret == -EACCES ? -EINVAL :
-		       ret == -ENOMEM			 ? -ENOMEM :
-							   -EAGAIN;
-	}
-	mr->handle = m;
-	mr->cache_entry = NULL;
-	mr->lkey = m->lkey;
-	mr->rkey = m->rkey;
-	return 0;
-}
-
-void verbs_win_unregister(struct scif_ep *ep, struct scif_mr *mr)
-{
-	(void)ep;
-	if (mr->handle && ibv_dereg_mr(mr->handle))
-		scif_err("ibv_dereg_mr: %m");
-	mr->handle = NULL;
-}
+/* A registration from the cache (mr->priv): the entry and its cache, so
+ * that mr_dereg needs neither the endpoint nor its connection. */
+struct verbs_cached {
+	struct scif_regcache *rc;
+	struct scif_regcache_entry *e;
+};
 
 /* regcache callbacks: ctx is the device */
 static int rc_reg(void *ctx, void *addr, size_t len, void **handle)
@@ -95,112 +63,215 @@ static const struct scif_regcache_ops rc_ops = {
 static struct scif_regcache *dev_regcache(struct verbs_prov *vp,
 					  struct verbs_dev *d)
 {
-	const char *s = getenv("SCIF_REGCACHE_MAX_MB");
-	size_t max = (size_t)(s && *s ? atol(s) : 1024) << 20;
+	struct scif_regcache *rc;
 
 	pthread_mutex_lock(&vp->dev_lock);
-	if (!d->rc && scif__regcache_create(&rc_ops, d, max, &d->rc))
+	if (!d->rc && scif__regcache_create(&rc_ops, d, vp->regcache_max,
+					    &d->rc))
 		d->rc = NULL;
+	rc = d->rc;
 	pthread_mutex_unlock(&vp->dev_lock);
-	return d->rc;
+	return rc;
 }
 
-int verbs_mr_get(struct scif_ep *ep, void *addr, size_t len, int flags,
-		 struct scif_mr *mr)
+/* SCIF_ACC_CACHE: a registration from the device's cache; non-zero when
+ * there is none to be had (the caller registers a plain one). */
+static int mr_from_cache(struct verbs_prov *vp, struct verbs_dev *d,
+			 const struct scif_mem *mem, struct scif_mr *mr)
 {
-	struct verbs_conn *c = ep_conn(ep);
-	struct scif_regcache *rc;
-	struct ibv_mr *m;
+	struct scif_regcache *rc = dev_regcache(vp, d);
+	struct verbs_cached *vc;
 	void *h, *base;
-	int ret;
 
-	if (!c || c->dead)
-		return -ECONNRESET;
-	memset(mr, 0, sizeof(*mr));
-	if ((flags & SCIF_MR_CACHE) && (rc = dev_regcache(c->vp, c->dev))) {
-		struct scif_regcache_entry *e;
-
-		ret = scif__regcache_get(rc, addr, len, &e, &h, &base);
-		if (!ret) {
-			m = h;
-			mr->handle = m;
-			mr->cache = rc;
-			mr->cache_entry = e;
-			mr->lkey = m->lkey;
-			return 0;
-		}
-		/* e.g. read-only memory: fall through to a plain one */
+	if (!rc)
+		return -ENOMEM;
+	vc = malloc(sizeof(*vc));
+	if (!vc)
+		return -ENOMEM;
+	/* e.g. read-only memory (the cache registers for local write) */
+	if (scif__regcache_get(rc, mem->va, mem->len, &vc->e, &h, &base)) {
+		free(vc);
+		return -EFAULT;
 	}
-	m = ibv_reg_mr(c->dev->pd, addr, len,
-		       (flags & SCIF_MR_WRITE) ? IBV_ACCESS_LOCAL_WRITE : 0);
-	if (!m) {
-		ret = verbs_errno(-ENOMEM);
-		scif_info("ibv_reg_mr of %zu bytes at %p: %m", len, addr);
-		return ret == -EFAULT || ret == -EACCES ? -EFAULT : ret;
-	}
-	mr->handle = m;
-	mr->lkey = m->lkey;
+	vc->rc = rc;
+	mr->handle = h; /* covers [base, ...) at iova = base: va works */
+	mr->priv = vc;
 	return 0;
 }
 
-void verbs_mr_put(struct scif_ep *ep, struct scif_mr *mr)
+static int access_flags(unsigned acc)
 {
-	(void)ep;
-	if (mr->cache_entry)
-		scif__regcache_put(mr->cache, mr->cache_entry);
-	else if (mr->handle && ibv_dereg_mr(mr->handle))
-		scif_err("ibv_dereg_mr: %m");
-	memset(mr, 0, sizeof(*mr));
+	int access = 0;
+
+	/* The device writes into a window as the destination of a local
+	 * readfrom or a peer's writeto. */
+	if (acc & SCIF_ACC_LOCAL_WRITE)
+		access |= IBV_ACCESS_LOCAL_WRITE;
+	if (acc & SCIF_ACC_REMOTE_WRITE)
+		access |= IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
+	if (acc & SCIF_ACC_REMOTE_READ)
+		access |= IBV_ACCESS_REMOTE_READ;
+	return access;
 }
 
-uint64_t verbs_rma_max_piece(struct scif_ep *ep)
+int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
+		 struct scif_mr *mr)
+{
+	struct verbs_dev *dev = NULL;
+	struct verbs_prov *vp = NULL;
+	struct verbs_conn *c;
+	struct ibv_mr *m;
+	int ret;
+
+	if (mem->kind != SCIF_MEM_VA)
+		return -EOPNOTSUPP; /* DMABUF: ibv_reg_dmabuf_mr, later */
+	/* Called without the endpoint lock (pinning takes a while): take the
+	 * device, which outlives the connection, under it. */
+	scif__ep_lock(ep);
+	c = ep_conn(ep);
+	if (c && !c->dead && c->dev) {
+		dev = c->dev;
+		vp = c->vp;
+	}
+	scif__ep_unlock(ep);
+	if (!dev)
+		return -ECONNRESET;
+	mr->handle = NULL;
+	mr->priv = NULL;
+	/* the cache registers for local access only */
+	if ((mr->access & SCIF_ACC_CACHE) &&
+	    !(mr->access & (SCIF_ACC_REMOTE_READ | SCIF_ACC_REMOTE_WRITE)) &&
+	    !mr_from_cache(vp, dev, mem, mr))
+		return 0;
+	m = ibv_reg_mr(dev->pd, mem->va, mem->len, access_flags(mr->access));
+	if (!m) {
+		ret = verbs_errno(-ENOMEM);
+		scif_info("ibv_reg_mr of %zu bytes at %p: %m", mem->len,
+			  mem->va);
+		return ret == -EFAULT || ret == -EACCES ? -EFAULT :
+		       ret == -ENOMEM			 ? -ENOMEM :
+							   -EAGAIN;
+	}
+	mr->handle = m;
+	return 0;
+}
+
+/* Needs neither the endpoint (may be closed) nor its lock. */
+void verbs_mr_dereg(struct scif_ep *ep, struct scif_mr *mr)
+{
+	struct verbs_cached *vc = mr->priv;
+
+	if (vc) {
+		scif__regcache_put(vc->rc, vc->e);
+		free(vc);
+	} else if (mr->handle && ibv_dereg_mr(mr->handle)) {
+		scif_err("ibv_dereg_mr: %m");
+	}
+	mr->handle = NULL;
+	mr->priv = NULL;
+}
+
+int verbs_mr_export(struct scif_ep *ep, const struct scif_mr *mr, void *blob,
+		    size_t cap)
+{
+	const struct ibv_mr *m = mr->handle;
+	struct verbs_blob b = { 0 };
+
+	if (!m)
+		return -EINVAL;
+	if (cap < sizeof(b))
+		return -ENOSPC;
+	b.rkey = htole32(m->rkey);
+	b.addr = htole64((uint64_t)(uintptr_t)mr->va);
+	memcpy(blob, &b, sizeof(b));
+	return (int)sizeof(b);
+}
+
+int verbs_rmr_import(struct scif_ep *ep, const void *blob, size_t bloblen,
+		     uint64_t len, struct scif_rmr *rmr)
+{
+	struct verbs_blob b;
+
+	if (bloblen != sizeof(b))
+		return -EPROTO;
+	memcpy(&b, blob, sizeof(b));
+	memset(rmr, 0, sizeof(*rmr));
+	rmr->len = len;
+	rmr->data[0] = le32toh(b.rkey);
+	rmr->data[1] = le64toh(b.addr);
+	return 0;
+}
+
+void verbs_rmr_release(struct scif_ep *ep, struct scif_rmr *rmr)
+{
+	(void)rmr; /* nothing was allocated */
+}
+
+void verbs_query(struct scif_ep *ep, struct scif_prov_attr *attr)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
-	return c ? c->max_piece : 1u << 30;
+	attr->max_piece = c ? c->max_piece : 1u << 30;
+	attr->align = 1;
+	/* RC places RDMA WRITEs in order (no IBV_ACCESS_RELAXED_ORDERING on
+	 * our regions), and IBV_SEND_FENCE holds a request back until earlier
+	 * RDMA READs have completed.  Registration pins: not CHEAP_REG. */
+	attr->caps = SCIF_PROV_ORDERED_RMA;
+}
+
+/* [ep locked] Post one piece. */
+static int post_piece(struct verbs_conn *c, const struct scif_rma_seg *s)
+{
+	struct ibv_sge sge = { .length = (uint32_t)s->len };
+	struct ibv_send_wr wr = {
+		.wr_id = WRID_RMA | (s->seq & WRID_SEQ_MASK),
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = s->op == SCIF_RMA_OP_READ ? IBV_WR_RDMA_READ :
+						      IBV_WR_RDMA_WRITE,
+		.send_flags = IBV_SEND_SIGNALED,
+		.wr.rdma = { .remote_addr = s->rmr->data[1] + s->roff,
+			     .rkey = (uint32_t)s->rmr->data[0] },
+	};
+	struct ibv_send_wr *bad;
+	int ret;
+
+	if (s->flags & SCIF_SEG_FENCE)
+		wr.send_flags |= IBV_SEND_FENCE;
+	if (s->flags & SCIF_SEG_IMM) {
+		/* ibv_post_send copies inline data before it returns */
+		if (s->op != SCIF_RMA_OP_WRITE || s->len > sizeof(s->imm))
+			return -EINVAL;
+		sge.addr = (uintptr_t)&s->imm;
+		wr.send_flags |= IBV_SEND_INLINE;
+	} else {
+		const struct ibv_mr *m = s->lmr->handle;
+
+		sge.addr = (uintptr_t)s->lmr->va + s->loff;
+		sge.lkey = m->lkey;
+	}
+	ret = ibv_post_send(c->id->qp, &wr, &bad);
+	if (ret) {
+		scif_err("RDMA %s post: %s",
+			 s->op == SCIF_RMA_OP_READ ? "READ" : "WRITE",
+			 strerror(ret));
+		return -ECONNRESET;
+	}
+	c->rma_inflight++;
+	return 0;
 }
 
 int verbs_rma_post(struct scif_ep *ep, const struct scif_rma_seg *segs, int n)
 {
 	struct verbs_conn *c = ep_conn(ep);
-	int i;
+	int i, ret;
 
 	if (!c || c->dead)
 		return -ECONNRESET;
 	for (i = 0; i < n && c->rma_inflight < c->rma_depth; i++) {
-		const struct scif_rma_seg *s = &segs[i];
-		struct ibv_sge sge = { .addr = s->laddr,
-				       .length = (uint32_t)s->len,
-				       .lkey = s->lkey };
-		struct ibv_send_wr wr = {
-			.wr_id = WRID_RMA | (s->last ? WRID_LAST : 0) |
-				 (s->seq & WRID_SEQ_MASK),
-			.sg_list = &sge,
-			.num_sge = 1,
-			.opcode = s->op == SCIF_RMA_OP_READ ? IBV_WR_RDMA_READ :
-							      IBV_WR_RDMA_WRITE,
-			.send_flags = IBV_SEND_SIGNALED,
-			.wr.rdma = { .remote_addr = s->raddr,
-				     .rkey = (uint32_t)s->rkey },
-		};
-		struct ibv_send_wr *bad;
-		int ret;
-
-		if (s->fence)
-			wr.send_flags |= IBV_SEND_FENCE;
-		if (s->inline_src) {
-			sge.addr = (uintptr_t)s->inline_src;
-			sge.lkey = 0;
-			wr.send_flags |= IBV_SEND_INLINE;
-		}
-		ret = ibv_post_send(c->id->qp, &wr, &bad);
-		if (ret) {
-			scif_err("RDMA %s post: %s",
-				 s->op == SCIF_RMA_OP_READ ? "READ" : "WRITE",
-				 strerror(ret));
-			return i ? i : -ECONNRESET;
-		}
-		c->rma_inflight++;
+		ret = post_piece(c, &segs[i]);
+		if (ret)
+			return i ? i : ret;
 	}
 	return i;
 }
@@ -208,6 +279,8 @@ int verbs_rma_post(struct scif_ep *ep, const struct scif_rma_seg *segs, int n)
 /* [ep locked] One RMA piece completed (or was flushed). */
 void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc)
 {
+	uint64_t seq = wc->wr_id & WRID_SEQ_MASK;
+
 	c->rma_inflight--;
 	if (wc->status != IBV_WC_SUCCESS) {
 		if (wc->status != IBV_WC_WR_FLUSH_ERR)
@@ -215,19 +288,24 @@ void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc)
 				 wc->opcode == IBV_WC_RDMA_READ ? "READ" :
 								  "WRITE",
 				 ibv_wc_status_str(wc->status));
-		scif__ep_rma_done(c->ep, wc->wr_id & WRID_SEQ_MASK, -ECONNRESET);
+		scif__ep_rma_piece_done(c->ep, seq, -ECONNRESET);
 		return;
 	}
-	if (wc->wr_id & WRID_LAST)
-		scif__ep_rma_done(c->ep, wc->wr_id & WRID_SEQ_MASK, 0);
+	scif__ep_rma_piece_done(c->ep, seq, 0);
 }
 
 int verbs_cache_stats(struct scif_ep *ep, struct scif_regcache_stats *st)
 {
 	struct verbs_conn *c = ep_conn(ep);
+	struct scif_regcache *rc = NULL;
 
-	if (!c || !c->dev->rc)
+	if (c && c->dev) {
+		pthread_mutex_lock(&c->vp->dev_lock);
+		rc = c->dev->rc;
+		pthread_mutex_unlock(&c->vp->dev_lock);
+	}
+	if (!rc)
 		return -EOPNOTSUPP;
-	scif__regcache_stats(c->dev->rc, st);
+	scif__regcache_stats(rc, st);
 	return 0;
 }

@@ -136,15 +136,27 @@ void test_bind_other_process(void **state)
 			 0);
 }
 
-/* SCIF_PROVIDER picks the transport: "verbs" works here, a name no provider
- * has makes the library unusable (scif_open: ENODEV). */
+/* SCIF_PROVIDER picks the transports: the one under test works alone and
+ * first in a list in order of preference; without it every usable provider
+ * is active; a name no provider has makes the library unusable (scif_open:
+ * ENODEV), even inside a list. */
 void test_provider_env(void **state)
 {
+	const char *cur = getenv("SCIF_PROVIDER");
+	char one[80], list[96];
+
 	(void)state;
-	assert_int_equal(run_child("SCIF_PROVIDER=verbs",
-				   (char *[]){ "open", "0", NULL }),
-			 0);
+	if (!cur || !*cur)
+		cur = "shm";
+	snprintf(one, sizeof(one), "SCIF_PROVIDER=%s", cur);
+	snprintf(list, sizeof(list), "SCIF_PROVIDER=%s,shm", cur);
+	assert_int_equal(run_child(one, (char *[]){ "open", "0", NULL }), 0);
+	assert_int_equal(run_child(list, (char *[]){ "open", "0", NULL }), 0);
+	assert_int_equal(run_child(NULL, (char *[]){ "open", "0", NULL }), 0);
 	assert_int_equal(run_child("SCIF_PROVIDER=no-such-provider",
+				   (char *[]){ "open", "ENODEV", NULL }),
+			 0);
+	assert_int_equal(run_child("SCIF_PROVIDER=shm,no-such-provider",
 				   (char *[]){ "open", "ENODEV", NULL }),
 			 0);
 }

@@ -278,6 +278,7 @@ static void test_sizes(void)
 static void test_cache(void)
 {
 	struct scif_regcache_stats a, b, c;
+	int ret;
 	size_t n = MiB;
 	uint8_t *buf = map_big(n);
 	uint64_t ro = R0 + 3 * MiB;
@@ -287,7 +288,16 @@ static void test_cache(void)
 			       SCIF_RMA_USECACHE | SCIF_RMA_SYNC) == 0,
 		 "vwriteto cached");
 	verify_remote(0, ro, n, 501, "cached vwriteto 1");
-	TC_CHECK(scif__rma_cache_stats(cep[0], &a) == 0, "cache stats");
+	ret = scif__rma_cache_stats(cep[0], &a);
+	if (ret == -EOPNOTSUPP) {
+		/* registering costs nothing on this provider (shm): there is
+		 * no cache, and the data checks above are the test */
+		printf("no registration cache on this provider: counters not "
+		       "checked\n");
+		munmap(buf, n);
+		return;
+	}
+	TC_CHECK(ret == 0, "cache stats (%d)", ret);
 	tc_fill(buf, n, 502, 0);
 	TC_CHECK(scif_vwriteto(cep[0], buf, n, (off_t)ro,
 			       SCIF_RMA_USECACHE | SCIF_RMA_SYNC) == 0,
