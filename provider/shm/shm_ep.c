@@ -110,8 +110,9 @@ static ssize_t recv_record(int fd, void *buf, size_t len, int *fds,
 	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
-		for (i = 0; (size_t)i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		     i++) {
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (i = 0; (size_t)i < n; i++) {
 			memcpy(&one, CMSG_DATA(cm) + i * sizeof(int),
 			       sizeof(int));
 			if (fds && got < SHM_FDS_MAX)
@@ -202,7 +203,8 @@ static void on_answer(struct shm_conn *c, const void *buf, ssize_t len)
 	}
 	memcpy(&m, buf, sizeof(m));
 	if (m.magic != SHM_MAGIC || m.version != SHM_VERSION ||
-	    (m.type == SHM_HELLO_ACCEPT && m.node != scif__self_node(c->sp->lib))) {
+	    (m.type == SHM_HELLO_ACCEPT &&
+	     m.node != scif__self_node(c->sp->lib))) {
 		scif_err("shm: malformed answer to a connection request");
 		connect_failed(c, -ECONNREFUSED);
 		return;
@@ -447,8 +449,9 @@ void shm_ep_close(struct scif_ep *ep)
 		return;
 	scif__ep_lock(ep);
 	c->closing = true;
-	/* an RMA copy without the lock still uses the mapping and c */
-	while (c->copying)
+	/* An RMA copy, or a control message handler, that released the lock
+	 * still uses the mapping and c. */
+	while (c->copying || c->in_ctrl)
 		scif__ep_wait(ep, -1);
 	handle = c->handle;
 	c->handle = -1;

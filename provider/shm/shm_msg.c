@@ -41,8 +41,9 @@ static bool pow2(uint32_t v)
 
 bool shm_shape_ok(uint32_t dsize, uint32_t csize)
 {
-	return pow2(dsize) && dsize >= SHM_DSIZE_MIN && dsize <= SHM_DSIZE_MAX &&
-	       pow2(csize) && csize >= SHM_CSIZE_MIN && csize <= SHM_CSIZE_MAX;
+	return pow2(dsize) && dsize >= SHM_DSIZE_MIN &&
+	       dsize <= SHM_DSIZE_MAX && pow2(csize) &&
+	       csize >= SHM_CSIZE_MIN && csize <= SHM_CSIZE_MAX;
 }
 
 size_t shm_map_len(uint32_t dsize, uint32_t csize)
@@ -257,10 +258,10 @@ bad:
 
 /*
  * [ep locked] Handle every control message the peer has published, in
- * order, and give their room back.  A handler may send (answers go on the
- * other direction) or even release the lock for a while; a nested call
- * meanwhile handles nothing, and its caller must not read the stream (see
- * rx_avail).  Returns how many were handled.
+ * order, and give their room back (the core wakes waiters itself).  A
+ * handler may send (answers go on the other direction) or even release the
+ * lock for a while; a nested call meanwhile handles nothing, and its caller
+ * must not read the stream (see rx_avail).  Returns how many were handled.
  */
 static int ctrl_drain(struct shm_conn *c)
 {
@@ -289,7 +290,7 @@ static int ctrl_drain(struct shm_conn *c)
 	c->in_ctrl = false;
 	if (n && !c->proto_err)
 		kick_room(c);
-	if (n && !c->closing)
+	if (c->closing) /* ep_close waits for us */
 		scif__ep_wake(c->ep);
 	return n;
 }

@@ -23,7 +23,8 @@ static int shm_usable(void)
 	char a = 1, b = 0;
 	struct iovec li = { .iov_base = &b, .iov_len = 1 };
 	struct iovec ri = { .iov_base = &a, .iov_len = 1 };
-	int fd = memfd_create("scif-shm-probe", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = memfd_create("scif-shm-probe",
+			      MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0) {
 		scif_info("shm: memfd_create: %m: provider not available");

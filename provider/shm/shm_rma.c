@@ -150,7 +150,7 @@ static int cma_copy(pid_t pid, bool write, void *local, uint64_t remote,
 	ssize_t n;
 
 	while (len) {
-		size_t chunk = len < SHM_MAX_PIECE ? (size_t)len : SHM_MAX_PIECE;
+		size_t chunk = len < SHM_MAX_PIECE ? len : SHM_MAX_PIECE;
 		struct iovec li = { .iov_base = l, .iov_len = chunk };
 		struct iovec ri = { .iov_base = (void *)(uintptr_t)remote,
 				    .iov_len = chunk };

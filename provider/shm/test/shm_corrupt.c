@@ -148,7 +148,8 @@ static void corrupt(int sc, char *map, size_t len)
 
 			for (i = 0; i < len; i += 8)
 				*(volatile uint64_t *)(void *)(map + i) =
-					(uint64_t)rand() << 33 ^ (uint64_t)rand();
+					(uint64_t)rand() << 33 ^
+					(uint64_t)rand();
 			ring_all();
 		}
 		break;
@@ -206,7 +207,8 @@ static void victim(scif_epd_t epd, int sc)
 		FAIL("go byte");
 	for (;;) {
 		if (now() > end)
-			FAIL("%s: the connection did not end in 10 s", names[sc]);
+			FAIL("%s: the connection did not end in 10 s",
+			     names[sc]);
 		if (sc == SC_HEAD)
 			n = scif_send(epd, buf, sizeof(buf), 0);
 		else
