@@ -4,7 +4,7 @@
  *
  * File format: one "<node-id> <address>" per line; '#' starts a comment;
  * blank lines are ignored.  The address is an IPv4/IPv6 literal or a host
- * name of the node's RDMA interface.  Default path /etc/scif/nodes.conf,
+ * name of the node's fabric interface.  Default path /etc/scif/nodes.conf,
  * overridden by SCIF_NODES_FILE.
  */
 #ifndef SCIF_NODEMAP_H

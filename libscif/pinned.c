@@ -143,7 +143,7 @@ SCIF_EXPORT void *scif_mmap(void *addr, size_t len, int prot_flags,
 {
 	(void)addr, (void)len, (void)prot_flags, (void)map_flags, (void)epd;
 	(void)offset;
-	/* A peer's window cannot be mapped into this process over RDMA;
+	/* Mapping a peer's window into this process is not implemented yet;
 	 * scif_readfrom/scif_writeto move its data instead. */
 	errno = ENOSYS;
 	return SCIF_MMAP_FAILED;

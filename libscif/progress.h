@@ -4,8 +4,8 @@
  * requests into the backlog, noticing disconnects, receiving data and
  * returning flow-control credits) must happen even when the application is
  * in no SCIF call, so one thread per process waits in epoll on the fds that
- * providers register here (rdma_cm event channels, CQ completion channels)
- * and runs their callbacks.  It is started with the library and stopped at
+ * providers register here (connection-manager channels, completion channels,
+ * sockets) and runs their callbacks.  It is started with the library and stopped at
  * exit.  It never spins: it sleeps in epoll_wait.
  *
  * Callbacks run without the progress lock (adding or removing sources from

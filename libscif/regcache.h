@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Memory-registration cache for scif_vwriteto()/scif_vreadfrom() with
- * SCIF_RMA_USECACHE: keeps the provider registration (an ibv_mr for the verbs
- * provider) of [addr, addr+len) so that a later transfer from the same
+ * SCIF_RMA_USECACHE: keeps the provider registration (a memory region for
+ * the verbs provider) of [addr, addr+len) so that a later transfer from the same
  * buffer skips the registration.  Provider neutral: the provider supplies
  * reg/dereg callbacks.  All state is owned by the caller's scif_regcache; the
  * functions are thread safe (one mutex per cache).

@@ -89,8 +89,8 @@ struct scif_mr {
 };
 
 /* A region of the peer's, imported from the blob its provider exported.
- * Opaque to the core; data[] holds what the provider needs (verbs: rkey
- * and remote address), handle anything it allocated. */
+ * Opaque to the core; data[] holds what the provider needs (a key and a
+ * remote address, say), handle anything it allocated. */
 struct scif_rmr {
 	uint64_t len;
 	void *handle;
