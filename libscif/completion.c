@@ -67,8 +67,6 @@ void scif__ep_rma_piece_done(struct scif_ep *ep, uint64_t seq, int err)
 	struct scif_rma_inflight *f = &ep->inflight;
 	uint32_t *left;
 
-	if (err && !ep->rma_err)
-		ep->rma_err = err;
 	if (!f->cap || seq <= ep->rma_done_seq || seq > ep->rma_seq ||
 	    !*(left = &f->left[seq & (f->cap - 1)])) {
 		scif_err("completion of RMA request %llu, which has none "
@@ -76,8 +74,14 @@ void scif__ep_rma_piece_done(struct scif_ep *ep, uint64_t seq, int err)
 			 (unsigned long long)seq);
 		return;
 	}
-	if (--*left == 0)
+	/* A failed piece never completes its request: RMA on the connection
+	 * has ended, and whoever waits for the request gets ECONNRESET. */
+	if (err) {
+		if (!ep->rma_err)
+			ep->rma_err = err;
+	} else if (--*left == 0) {
 		scif__rma_advance(ep);
+	}
 	scif__rma_run_actions(ep);
 	scif__ep_wake(ep);
 }

@@ -168,14 +168,16 @@ struct scif_provider_ops {
 			  int timeout_ms);
 
 	/* Listening on a SCIF port the core has reserved for lep.  Requests
-	 * are handed to scif__ep_conn_request(lep, prov, req).  unlisten is
-	 * called without locks; once it returns no request of lctx arrives. */
+	 * are handed to scif__ep_conn_request(lep, prov, req).  [lep locked]
+	 * unlisten is called without locks; once it returns no request of
+	 * lctx arrives. */
 	int (*listen)(struct scif_prov *prov, struct scif_ep *lep,
 		      uint16_t port, int backlog, void **lctx);
 	void (*unlisten)(struct scif_prov *prov, void *lctx);
 
 	/* Endpoints.  ep_open attaches the provider's state when the endpoint
-	 * is bound to this provider (before ep_connect or ep_accept). */
+	 * is bound to this provider: before ep_connect [ep locked], before
+	 * ep_accept (not locked: newep is not published yet). */
 	int (*ep_open)(struct scif_prov *prov, struct scif_ep *ep);
 	/* Start a connection from our port scif__ep_port(ep); completion is
 	 * reported with scif__ep_conn_done().  [ep locked] */

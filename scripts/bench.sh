@@ -36,6 +36,9 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
+# The perftest comparison is about the verbs provider: a same-node pair
+# (the one-VM variant) would otherwise take the shared-memory provider.
+export SCIF_PROVIDER=verbs
 NODES=both PAIRS=5 QUICK=0 BUILD=build-perf RESULTS="" CLUSTER=test/cluster/cluster.sh
 usage() { sed -n '8,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do

@@ -41,7 +41,8 @@ if [ -n "$addr" ]; then
     map=$(mktemp)
     trap 'rm -f "$map"' EXIT
     echo "0 $addr" >"$map"
-    export SCIF_NODES_FILE=$map SCIF_SELF_NODE=0
+    # both on this node: verbs explicitly, or the pair would take shm
+    export SCIF_NODES_FILE=$map SCIF_SELF_NODE=0 SCIF_PROVIDER=verbs
     "$SERVER" 2050 & spid=$!
     "$CLIENT" 0 2050 "$MSG"
     wait "$spid"
