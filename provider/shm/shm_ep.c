@@ -219,6 +219,8 @@ static void on_answer(struct shm_conn *c, const void *buf, ssize_t len)
 	c->peer_node = m.node;
 	c->peer_port = m.port;
 	c->state = SHM_UP;
+	scif_dbg("shm: port %u connected to %u:%u", scif__ep_port(c->ep),
+		 m.node, m.port);
 	scif__ep_conn_done(c->ep, 0, m.node, m.port);
 }
 
@@ -254,7 +256,6 @@ static void conn_cb(void *arg)
 	struct scif_ep *ep = c->ep;
 	struct scif_progress *pg = c->sp->pg;
 	bool hup, rung = false, changed;
-	int handle = -1;
 
 	scif__ep_get(ep);
 	scif__ep_lock(ep);
@@ -267,6 +268,9 @@ static void conn_cb(void *arg)
 		shm_arm(c);
 		changed |= shm_service(c); /* raced with arming */
 	}
+	if (hup)
+		scif_dbg("shm: hang-up on port %u (state %d)",
+			 scif__ep_port(ep), c->state);
 	if (hup && c->state == SHM_CONNECTING)
 		connect_failed(c, -ECONNREFUSED);
 	else if (hup)
@@ -274,14 +278,18 @@ static void conn_cb(void *arg)
 	if ((changed || rung || hup) && !c->closing)
 		scif__ep_wake(ep);
 	if (hup || c->state == SHM_FAILED) {
-		/* the hang-up stays readable: stop watching it */
-		handle = c->handle;
+		/*
+		 * The hang-up stays readable: stop watching it.  Under the
+		 * lock, which is safe here (from inside its own callback the
+		 * call does not wait) and needed: ep_close, once it sees no
+		 * handle, closes the socket, and a deletion after that would
+		 * remove whatever reuses the descriptor number from epoll.
+		 */
+		scif__progress_del(pg, c->handle);
 		c->handle = -1;
 	}
 out:
 	scif__ep_unlock(ep);
-	if (handle >= 0)
-		scif__progress_del(pg, handle); /* our own: returns at once */
 	scif__ep_put(ep);
 }
 
@@ -361,6 +369,7 @@ int shm_ep_connect(struct scif_ep *ep, const struct scif_node *dst,
 		return -ECONNREFUSED;
 	}
 	c->state = SHM_CONNECTING;
+	scif_dbg("shm: port %u requests port %u", scif__ep_port(ep), port);
 	c->handle = scif__progress_add(sp->pg, fd, conn_cb, c);
 	if (c->handle < 0) {
 		c->state = SHM_FAILED;
@@ -416,6 +425,8 @@ int shm_ep_accept(struct scif_conn_req *req, struct scif_ep *newep)
 		c->handle = scif__progress_add(c->sp->pg, c->fd, conn_cb, c);
 		ret = c->handle < 0 ? c->handle : 0;
 	}
+	scif_dbg("shm: port %u accepts %u:%u: %d", scif__ep_port(newep),
+		 c->peer_node, c->peer_port, ret);
 	if (!ret) {
 		c->state = SHM_UP;
 		shm_arm(c);
@@ -577,6 +588,8 @@ static void request_deliver(struct shm_listener *l, struct shm_pending *p)
 		ret = scif__ep_conn_request(l->lep, l->prov, req);
 		scif__ep_unlock(l->lep);
 	}
+	scif_dbg("shm: request from %u:%u on port %u: %d", p->node, p->port,
+		 l->port, ret);
 	if (!ret)
 		return;
 	scif_info("shm: connection request from %u:%u refused (%s)", p->node,
