@@ -7,12 +7,12 @@
  *   shm_corrupt server PORT      the victim: accepts one connection per
  *                                scenario and reads (or writes) until the
  *                                connection ends
- *   shm_corrupt client PORT      the attacker: connects, finds the rings in
+ *   shm_corrupt client NODE PORT the attacker: connects, finds the rings in
  *                                its own mapping of the memfd, corrupts them
  *                                and rings the doorbell
  *
- * Run with SCIF_PROVIDER=shm; the attacker is the requester, so it writes
- * direction 0 and reads direction 1.
+ * Run with SCIF_PROVIDER=shm (test/cluster/pair.sh shm_corrupt PORT); the
+ * attacker is the requester, so it writes direction 0 and reads direction 1.
  */
 #include "../shm.h"
 
@@ -157,9 +157,9 @@ static void corrupt(int sc, char *map, size_t len)
 	ring_all();
 }
 
-static int client(uint16_t port)
+static int client(uint16_t node, uint16_t port)
 {
-	struct scif_portID dst = { .node = 0, .port = port };
+	struct scif_portID dst = { .node = node, .port = port };
 	struct pollfd pfd = { .events = 0 };
 	int sc;
 
@@ -257,8 +257,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 3 && !strcmp(argv[1], "server"))
 		return server((uint16_t)atoi(argv[2]));
-	if (argc == 3 && !strcmp(argv[1], "client"))
-		return client((uint16_t)atoi(argv[2]));
-	fprintf(stderr, "usage: %s server|client PORT\n", argv[0]);
+	if (argc == 4 && !strcmp(argv[1], "client"))
+		return client((uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]));
+	fprintf(stderr, "usage: %s server PORT | client NODE PORT\n",
+		argv[0]);
 	return 2;
 }
