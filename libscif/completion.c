@@ -94,7 +94,7 @@ static void run_action(struct scif_ep *ep, struct scif_rma_action *a, bool ok)
 		memcpy(a->copy_dst, a->copy_src, a->copy_len);
 	if (a->bounce >= 0)
 		ep->bounce_busy &= ~(1u << a->bounce);
-	if (a->mr.handle)
+	if (a->mr_held)
 		ep->ops->mr_dereg(ep, &a->mr);
 	if (ok && a->store) {
 		/* offsets need only be 4-byte aligned */

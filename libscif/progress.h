@@ -13,7 +13,9 @@
  * scif__progress_del() waits until the source's callback is not running, so
  * once it returns the callback is neither running nor going to run (from
  * inside its own callback it returns at once).  Never call it with a lock
- * the callback takes.  Callbacks must not block: one slow source would stall
+ * the callback takes (its own callback excepted).  Delete a source before
+ * closing its fd: epoll removes by descriptor number, and a number reused
+ * by a newer source would lose that one's registration.  Callbacks must not block: one slow source would stall
  * the others.
  *
  * Timers: scif__progress_timer_add() runs fn once at deadline_ms (or every

@@ -344,6 +344,7 @@ static int rma_local_virt(struct scif_ep *ep, enum scif_rma_op op, void *addr,
 		memset(&act->mr, 0, sizeof(act->mr));
 		return ret;
 	}
+	act->mr_held = true; /* every mr_reg gets its mr_dereg */
 	loc->mr = &act->mr;
 	loc->off = 0;
 	return scif__ep_check(ep->state, SCIF_OP_RMA);
@@ -354,7 +355,7 @@ static void action_drop(struct scif_ep *ep, struct scif_rma_action *act)
 {
 	if (act->bounce >= 0)
 		ep->bounce_busy &= ~(1u << act->bounce);
-	if (act->mr.handle)
+	if (act->mr_held)
 		ep->ops->mr_dereg(ep, &act->mr);
 }
 

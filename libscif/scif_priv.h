@@ -81,7 +81,8 @@ struct scif_rma_action {
 	uint64_t seq;	 /* run when rma_done_seq >= seq ... */
 	bool on_reply;	 /* ... or, if set, when reply id arrives */
 	uint32_t reply;
-	struct scif_mr mr; /* registration to release */
+	struct scif_mr mr; /* registration to release, when mr_held */
+	bool mr_held;
 	int bounce;	 /* bounce slot to release, or -1 */
 	void *copy_dst;	 /* bounce data to copy out (vreadfrom) */
 	const void *copy_src;

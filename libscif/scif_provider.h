@@ -218,7 +218,8 @@ struct scif_provider_ops {
 	/* Registrations.  mr_reg is called without the endpoint lock (pinning
 	 * takes a while); mr_dereg with or without it, and must not take it.
 	 * mr_dereg and rmr_release may come after ep_close: registrations
-	 * outlive the connection.
+	 * outlive the connection.  Every successful mr_reg gets exactly one
+	 * mr_dereg, whatever the provider put in handle.
 	 * Windows get REMOTE_* access, v-op memory and bounce buffers LOCAL_*
 	 * only.  Errors: -ENOMEM, -EFAULT (memory not accessible),
 	 * -EOPNOTSUPP (kind), -ECONNRESET (connection gone). */
