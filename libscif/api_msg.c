@@ -55,7 +55,7 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 		if (ep->state == SCIF_EP_DISCONNECTED && !n)
 			break; /* drained: ret holds ECONNRESET */
 		if (!n)
-			scif__ep_wait(ep, -1);
+			scif__ep_wait_io(ep);
 	}
 	scif__ep_wake(ep);
 	scif__ep_unlock(ep);

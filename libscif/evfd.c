@@ -51,11 +51,13 @@ void scif__evfd_close(struct scif_evfd *ev)
 	ev->lib_fd = ev->app_fd = -1;
 }
 
+/* A stream socket's recv takes everything queued up to the buffer's size,
+ * so a short read means empty: one system call for the usual one token. */
 static void drain(int fd)
 {
 	char buf[4096];
 
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) == (ssize_t)sizeof(buf))
 		;
 }
 

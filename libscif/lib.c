@@ -111,6 +111,11 @@ static int stub_ep_progress(struct scif_ep *ep)
 	(void)ep;
 	return 0;
 }
+static int stub_ep_idle(struct scif_ep *ep)
+{
+	(void)ep;
+	return 0;
+}
 static void stub_query(struct scif_ep *ep, struct scif_prov_attr *a)
 {
 	(void)ep;
@@ -168,6 +173,7 @@ static void fill_stubs(struct scif_provider_ops *o)
 	FILL(unlisten, stub_unlisten);
 	FILL(ctrl_send, stub_ctrl_send);
 	FILL(ep_progress, stub_ep_progress);
+	FILL(ep_idle, stub_ep_idle);
 	FILL(query, stub_query);
 	FILL(mr_reg, stub_mr_reg);
 	FILL(mr_dereg, stub_mr_dereg);
@@ -233,6 +239,7 @@ const struct scif_provider_ops scif__null_ops = {
 	.send_ready = null_ready,
 	.ctrl_send = stub_ctrl_send,
 	.ep_progress = stub_ep_progress,
+	.ep_idle = stub_ep_idle,
 	.query = stub_query,
 	.mr_reg = stub_mr_reg,
 	.mr_dereg = stub_mr_dereg,
@@ -742,6 +749,11 @@ void scif__ep_wake(struct scif_ep *ep)
 {
 	ep->wake_gen++;
 	pthread_cond_broadcast(&ep->cond);
+	if (ep->ev_defer) {
+		ep->ev_dirty = true;
+		return;
+	}
+	ep->ev_dirty = false;
 	if (ep->state != SCIF_EP_CLOSING)
 		scif__evfd_set(&ep->ev, scif__ep_events(ep));
 }
@@ -752,30 +764,43 @@ void scif__ep_wake(struct scif_ep *ep)
  * hand-off from the progress thread.  The lock is dropped between polls.
  * Returns true when something happened.
  */
-static bool ep_spin(struct scif_ep *ep, long long deadline_ms)
+static bool ep_spin(struct scif_ep *ep, long long deadline_ms, bool defer)
 {
 	long long end = now_ns() + (long long)ep->lib->spin_us * 1000;
-	unsigned gen = ep->wake_gen;
+	unsigned gen = ep->wake_gen, i = 0;
+	bool hit = false;
 
 	if (deadline_ms >= 0 && end > deadline_ms * 1000000)
 		end = deadline_ms * 1000000;
-	do {
-		if (ep->ops->ep_progress(ep) > 0 || ep->wake_gen != gen)
-			return true;
+	ep->ev_defer = defer;
+	for (;;) {
+		if (ep->ops->ep_progress(ep) > 0 || ep->wake_gen != gen) {
+			hit = true;
+			break;
+		}
 		pthread_mutex_unlock(&ep->lock);
 		cpu_relax();
 		pthread_mutex_lock(&ep->lock);
-		if (ep->wake_gen != gen)
-			return true;
-	} while (now_ns() < end);
-	return false;
+		/* the clock is read now and then: it costs more than a poll */
+		if (ep->wake_gen != gen || (++i % 32 == 0 && now_ns() >= end))
+			break;
+	}
+	/* whatever the outcome: the provider's wake-ups are armed again */
+	if (ep->ops->ep_idle(ep) > 0)
+		hit = true;
+	hit |= ep->wake_gen != gen;
+	ep->ev_defer = false;
+	/* about to sleep: the descriptor must tell the truth meanwhile */
+	if (!hit && ep->ev_dirty)
+		scif__ep_wake(ep);
+	return hit;
 }
 
-int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)
+static int ep_wait(struct scif_ep *ep, long long deadline_ms, bool defer)
 {
 	struct timespec ts;
 
-	if (ep->lib->spin_us && ep_spin(ep, deadline_ms))
+	if (ep->lib->spin_us && ep_spin(ep, deadline_ms, defer))
 		return 0;
 	if (deadline_ms < 0) {
 		pthread_cond_wait(&ep->cond, &ep->lock);
@@ -786,6 +811,20 @@ int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)
 	return pthread_cond_timedwait(&ep->cond, &ep->lock, &ts) == ETIMEDOUT ?
 		       -ETIMEDOUT :
 		       0;
+}
+
+int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)
+{
+	int ret = ep_wait(ep, deadline_ms, false);
+
+	if (ep->ev_dirty) /* changes seen while another thread spun */
+		scif__ep_wake(ep);
+	return ret;
+}
+
+int scif__ep_wait_io(struct scif_ep *ep)
+{
+	return ep_wait(ep, -1, true);
 }
 
 /* Internal (tests, diagnostics): the provider an endpoint is bound to. */

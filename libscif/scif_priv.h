@@ -152,6 +152,10 @@ struct scif_ep {
 	int refs;
 	struct scif_evfd ev;
 	unsigned wake_gen; /* counts scif__ep_wake: ends a spin */
+	/* A spinning send/recv consumes what it waits for at once: the
+	 * descriptor's readiness is brought up to date when it returns, not
+	 * for every change in between (each costs system calls). */
+	bool ev_defer, ev_dirty;
 
 	/* The provider the endpoint is bound to: the null provider until it
 	 * connects or is accepted. */
@@ -262,6 +266,9 @@ short scif__ep_events(struct scif_ep *ep);
 /* [ep locked] Wait for a change; timeout_ms < 0 waits forever. Returns
  * -ETIMEDOUT when the time is up. */
 int scif__ep_wait(struct scif_ep *ep, long long deadline_ms);
+/* [ep locked] scif__ep_wait for a send or recv that ends with
+ * scif__ep_wake(): readiness changes seen while spinning are left to it. */
+int scif__ep_wait_io(struct scif_ep *ep);
 long long scif__now_ms(void);
 /* Probe whether a node answers (cached for a short while). */
 bool scif__node_up(struct scif_lib *lib, uint16_t node);

@@ -250,6 +250,12 @@ struct scif_provider_ops {
 	/* Counters of the SCIF_RMA_USECACHE registration cache (tests,
 	 * diagnostics); -EOPNOTSUPP without one. [ep locked] */
 	int (*cache_stats)(struct scif_ep *ep, struct scif_regcache_stats *st);
+
+	/* The thread that polled with ep_progress stops polling (it returns,
+	 * or sleeps): a provider that muted its wake-ups while polled (a
+	 * doorbell costs a system call per message) re-arms them and looks
+	 * once more; > 0 if something happened.  [ep locked] */
+	int (*ep_idle)(struct scif_ep *ep);
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */

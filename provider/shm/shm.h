@@ -216,6 +216,7 @@ int shm_send_ready(struct scif_ep *ep);
 int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 		  uint32_t len);
 int shm_ep_progress(struct scif_ep *ep);
+int shm_ep_idle(struct scif_ep *ep);
 void shm_outbox_free(struct shm_conn *c);
 
 /* shm_rma.c */

@@ -512,14 +512,41 @@ bool shm_service(struct shm_conn *c)
 	return changed;
 }
 
+/*
+ * [ep locked] A thread polls us (SCIF_SPIN_US): it will see what the peer
+ * publishes, so the peer need not ring the doorbell (a system call and a
+ * wake-up of our progress thread per message).  ep_idle arms it again
+ * when the polling stops.
+ */
 int shm_ep_progress(struct scif_ep *ep)
 {
 	struct shm_conn *c = shm_conn_of(ep);
 
-	if (!c || !shm_service(c))
+	if (!c)
+		return 0;
+	if (c->state == SHM_UP && !c->dead &&
+	    __atomic_load_n(&c->rx->rx_armed, __ATOMIC_RELAXED))
+		__atomic_store_n(&c->rx->rx_armed, 0, __ATOMIC_RELAXED);
+	if (!shm_service(c))
 		return 0;
 	/* Other waiters (poll on the descriptor) hear of it too: the
 	 * progress thread, rung for the same change, finds nothing new. */
+	if (!c->closing)
+		scif__ep_wake(ep);
+	return 1;
+}
+
+/* [ep locked] The polling stopped: arm the doorbell again, then look once
+ * more for what was published before the peer could see it armed. */
+int shm_ep_idle(struct scif_ep *ep)
+{
+	struct shm_conn *c = shm_conn_of(ep);
+
+	if (!c || c->state != SHM_UP || c->dead)
+		return 0;
+	shm_arm(c);
+	if (!shm_service(c))
+		return 0;
 	if (!c->closing)
 		scif__ep_wake(ep);
 	return 1;

@@ -108,6 +108,7 @@ const struct scif_provider_ops scif_shm_ops = {
 	.send_ready = shm_send_ready,
 	.ctrl_send = shm_ctrl_send,
 	.ep_progress = shm_ep_progress,
+	.ep_idle = shm_ep_idle,
 	.query = shm_query,
 	.mr_reg = shm_mr_reg,
 	.mr_dereg = shm_mr_dereg,
