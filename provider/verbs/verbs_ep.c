@@ -507,6 +507,9 @@ static int on_route_resolved(struct verbs_conn *c)
 	if (ret)
 		return ret;
 	conn_param(c, &param, &pd);
+	scif_dbg("port %u connects from rdma_cm port %u to %u",
+		 scif__ep_port(c->ep), ntohs(rdma_get_src_port(c->id)),
+		 ntohs(rdma_get_dst_port(c->id)));
 	if (rdma_connect(c->id, &param)) {
 		ret = verbs_errno(-ECONNREFUSED);
 		scif_err("rdma_connect: %m");
