@@ -154,15 +154,19 @@ static int rma_check(struct scif_ep *ep, enum scif_rma_op op,
 	return 0;
 }
 
-/* [ep locked] Split a checked request into pieces (*segs, malloc'd). */
+/* Most requests are a few pieces: those live on the caller's stack. */
+#define SEGS_INLINE 8
+
+/* [ep locked] Split a checked request into pieces: *segs starts as the
+ * caller's array of SEGS_INLINE and is malloc'd when more are needed. */
 static int rma_split(struct scif_ep *ep, enum scif_rma_op op,
 		     const struct rma_local *loc, uint64_t roff, uint64_t len,
 		     int flags, struct scif_rma_seg **out)
 {
 	const struct scif_prov_attr *at = &ep->attr;
 	uint64_t pos, split = len, align = at->align ? at->align : 1;
-	struct scif_rma_seg *segs = NULL, *s;
-	int n = 0, cap = 0;
+	struct scif_rma_seg *segs = *out, *s;
+	int n = 0, cap = SEGS_INLINE;
 
 	/* SCIF_RMA_ORDERED: the source's last cacheline is a piece of its own
 	 * posted last (and fenced, for reads), so it lands after the rest. */
@@ -187,15 +191,18 @@ static int rma_split(struct scif_ep *ep, enum scif_rma_op op,
 		if (pos < split && piece > split - pos)
 			piece = split - pos;
 		if (n == cap) {
-			void *t = realloc(segs, (size_t)(cap ? cap * 2 : 16) *
-							sizeof(*segs));
+			void *t = malloc((size_t)cap * 2 * sizeof(*segs));
 
 			if (!t) {
-				free(segs);
+				if (segs != *out)
+					free(segs);
 				return -ENOMEM;
 			}
+			memcpy(t, segs, (size_t)n * sizeof(*segs));
+			if (segs != *out)
+				free(segs);
 			segs = t;
-			cap = cap ? cap * 2 : 16;
+			cap *= 2;
 		}
 		s = &segs[n++];
 		memset(s, 0, sizeof(*s));
@@ -255,7 +262,7 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 		       int flags, struct scif_rma_action *act,
 		       uint64_t *seq_out)
 {
-	struct scif_rma_seg *segs = NULL;
+	struct scif_rma_seg inline_segs[SEGS_INLINE], *segs = inline_segs;
 	int n, ret;
 
 	if (roff + len < roff || (!loc->mr && loc->off + len < loc->off))
@@ -284,7 +291,8 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 		ret = scif__rma_action_queue(ep, act, &q);
 		ep->rma_posting = false;
 		if (ret) {
-			free(segs);
+			if (segs != inline_segs)
+				free(segs);
 			return ret;
 		}
 		/* the registration now lives in the queued copy (it cannot
@@ -296,7 +304,8 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 	}
 	*seq_out = rma_number(ep, loc, roff, segs, n);
 	ret = post_request(ep, segs, n);
-	free(segs);
+	if (segs != inline_segs)
+		free(segs);
 	return ret;
 }
 
