@@ -24,8 +24,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define AUTO_BASE (1ull << 32) /* where chosen offsets start */
-#define OFFSET_MAX (1ull << 62)
+/* Where chosen offsets start: MPSS's VA_GEN_MIN.  Programs depend on it (a
+ * peer writes at 0x4000000000000000 because the other side's first window
+ * lands there). */
+#define AUTO_BASE 0x4000000000000000ull
+/* Offsets are off_t: a window ends at 2^63 at most. */
+#define OFFSET_MAX (1ull << 63)
 
 
 static uint64_t page_size(void)
@@ -83,7 +87,7 @@ static int choose_offset(struct scif_ep *ep, uint64_t start, uint64_t len,
 			break;
 		cand = w->offset + w->len;
 	}
-	if (cand + len > OFFSET_MAX || cand + len < cand)
+	if (cand > OFFSET_MAX - len)
 		return -EAGAIN;
 	*out = cand;
 	return 0;
@@ -164,9 +168,11 @@ static int register_check(const struct scif_mem *mem, off_t offset, int prot,
 	if ((map_flags & ~SCIF_MAP_FIXED) || !prot ||
 	    (prot & ~(SCIF_PROT_READ | SCIF_PROT_WRITE)) || offset < 0 ||
 	    (mem->kind == SCIF_MEM_VA && (uintptr_t)mem->va % ps) || !len ||
-	    len % ps || ((map_flags & SCIF_MAP_FIXED) && (uint64_t)offset % ps) ||
-	    (uint64_t)offset + len < (uint64_t)offset ||
-	    (uint64_t)offset + len > OFFSET_MAX)
+	    len % ps || len > OFFSET_MAX)
+		return -EINVAL;
+	/* a fixed window must fit below 2^63; a hint is only a hint */
+	if ((map_flags & SCIF_MAP_FIXED) &&
+	    ((uint64_t)offset % ps || len > OFFSET_MAX - (uint64_t)offset))
 		return -EINVAL;
 	return 0;
 }
@@ -178,14 +184,19 @@ static int window_place(struct scif_ep *ep, uint64_t len, off_t offset,
 	uint64_t ps = page_size();
 	int ret;
 
+	uint64_t hint = ((uint64_t)offset + ps - 1) / ps * ps;
+
 	if (map_flags & SCIF_MAP_FIXED) {
 		*po = (uint64_t)offset;
 		return range_busy(ep, *po, len) ? -EADDRINUSE : 0;
 	}
-	ret = choose_offset(ep,
-			    offset ? ((uint64_t)offset + ps - 1) / ps * ps :
-				     AUTO_BASE,
-			    len, po);
+	/* As MPSS: the hint when that range is free, else the lowest free
+	 * range from VA_GEN_MIN up, else from 0 up. */
+	if (offset > 0 && hint <= OFFSET_MAX - len && !range_busy(ep, hint, len)) {
+		*po = hint;
+		return 0;
+	}
+	ret = choose_offset(ep, AUTO_BASE, len, po);
 	if (ret)
 		ret = choose_offset(ep, 0, len, po);
 	return ret;

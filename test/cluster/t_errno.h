@@ -118,5 +118,6 @@ void test_peer_close_blocked(void **state);
 void test_epoll_connected(void **state);
 void test_poll(void **state);
 void test_signals(void **state);
+void test_register_offsets(void **state);
 
 #endif

@@ -429,3 +429,71 @@ void test_signals(void **state)
 	CHECK_RET(scif_close(lep), 0);
 	sigaction(SIGUSR1, &old, NULL);
 }
+
+/* scif_register's offsets, as MPSS places them: the first window of an
+ * endpoint at VA_GEN_MIN (0x4000000000000000) and upward from there; a free
+ * hint is used as given (rounded up to a page), a busy or impossible one
+ * never fails the call; SCIF_MAP_FIXED anywhere a window fits below 2^63,
+ * and RMA reaches a window up there. */
+void test_register_offsets(void **state)
+{
+	const off_t vagen = (off_t)0x4000000000000000ll;
+	const off_t top = (off_t)(0x7fffffffffffffffull - 8191); /* 2^63-8K */
+	scif_epd_t lep;
+	uint16_t lport;
+	struct pair p;
+	char *mem, *src, ok = 1;
+	off_t a, b, c;
+
+	(void)state;
+	mem = aligned_alloc(4096, 4 * 4096);
+	src = aligned_alloc(4096, 8192);
+	assert_non_null(mem);
+	assert_non_null(src);
+	lep = xlisten(&lport, 1);
+	make_pair(lep, lport, &p);
+	a = scif_register(p.srv, mem, 8192, 0, SCIF_PROT_READ | SCIF_PROT_WRITE,
+			  0);
+	CHECK_RET(a, vagen);
+	b = scif_register(p.srv, mem, 4096, 0, SCIF_PROT_READ, 0);
+	CHECK_RET(b, vagen + 8192);
+	/* busy hint: placed elsewhere, never EINVAL */
+	c = scif_register(p.srv, mem, 4096, vagen, SCIF_PROT_READ, 0);
+	CHECK_RET(c, vagen + 12288);
+	CHECK_RET(scif_unregister(p.srv, c, 4096), 0);
+	/* free hints are used, rounded up to a page */
+	CHECK_RET(scif_register(p.srv, mem, 4096, 0x5000, SCIF_PROT_READ, 0),
+		  0x5000);
+	CHECK_RET(scif_register(p.srv, mem, 4096, 0x7001, SCIF_PROT_READ, 0),
+		  0x8000);
+	/* a hint with no room above it */
+	CHECK_RET(scif_register(p.srv, mem, 8192, top + 4096, SCIF_PROT_READ,
+				0),
+		  vagen + 12288);
+	/* fixed: up to 2^63 exactly, not beyond; 0 is a valid offset */
+	CHECK_RET(scif_register(p.srv, mem, 8192, top,
+				SCIF_PROT_READ | SCIF_PROT_WRITE,
+				SCIF_MAP_FIXED),
+		  top);
+	CHECK_ERR(scif_register(p.srv, mem, 8192, top + 4096, SCIF_PROT_READ,
+				SCIF_MAP_FIXED),
+		  EINVAL);
+	CHECK_RET(scif_register(p.srv, mem, 4096, 0, SCIF_PROT_READ,
+				SCIF_MAP_FIXED),
+		  0);
+	/* the peer learns of the windows before these bytes (stream order),
+	 * then writes into the topmost one and reads it back */
+	CHECK_RET(scif_send(p.srv, &ok, 1, SCIF_SEND_BLOCK), 1);
+	CHECK_RET(scif_recv(p.cli, &ok, 1, SCIF_RECV_BLOCK), 1);
+	memset(src, 0x5a, 8192);
+	CHECK_RET(scif_vwriteto(p.cli, src, 8192, top, SCIF_RMA_SYNC), 0);
+	assert_true(mem[0] == 0x5a && mem[8191] == 0x5a);
+	memset(src, 0, 8192);
+	CHECK_RET(scif_vreadfrom(p.cli, src, 4096, top + 4096, SCIF_RMA_SYNC),
+		  0);
+	assert_true(src[0] == 0x5a && src[4095] == 0x5a);
+	close_pair(&p);
+	CHECK_RET(scif_close(lep), 0);
+	free(mem);
+	free(src);
+}
