@@ -348,6 +348,37 @@ static int rx_fence_req(struct scif_ep *ep, const void *p, uint32_t len)
 	return scif__rma_action_add(ep, &a);
 }
 
+/* The peer missed a window of ours in an RMA: every WIN_ADD we sent before
+ * this answer is ahead of it in the control stream. */
+static int rx_win_sync(struct scif_ep *ep, const void *p, uint32_t len)
+{
+	const struct scif_wire_id *m = p;
+	struct scif_rma_action a = { .bounce = -1,
+				     .send_type = SCIF_WIRE_WIN_SYNC_DONE,
+				     .send_id = le32toh(m->id) };
+
+	(void)len;
+	return scif__rma_action_add(ep, &a);
+}
+
+/*
+ * [ep locked] A range of the peer's address space is not known here.  On
+ * MPSS a window is usable by the peer when scif_register returns, so the
+ * peer may have been told of it (by another path) before its WIN_ADD got
+ * here: ask the peer, whose answer comes behind every WIN_ADD it sent
+ * before.  Costs a round trip on a miss only; drops the lock meanwhile.
+ */
+int scif__rwindow_sync(struct scif_ep *ep)
+{
+	struct scif_wire_id m = { 0 };
+	uint32_t id = scif__ctrl_new_id(ep);
+	int ret;
+
+	m.id = htole32(id);
+	ret = ep->ops->ctrl_send(ep, SCIF_WIRE_WIN_SYNC, &m, sizeof(m));
+	return ret ? ret : scif__wait_reply(ep, id);
+}
+
 /* The dispatch table of core control messages: bounds-checked, a bad one
  * logged and refused (the provider then ends the connection). */
 int scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
@@ -370,6 +401,11 @@ int scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
 					  sizeof(struct scif_wire_id) },
 		[SCIF_WIRE_FENCE_DONE] = { rx_reply, sizeof(struct scif_wire_id),
 					   sizeof(struct scif_wire_id) },
+		[SCIF_WIRE_WIN_SYNC] = { rx_win_sync, sizeof(struct scif_wire_id),
+					 sizeof(struct scif_wire_id) },
+		[SCIF_WIRE_WIN_SYNC_DONE] = { rx_reply,
+					      sizeof(struct scif_wire_id),
+					      sizeof(struct scif_wire_id) },
 	};
 	uint64_t buf[SCIF_WIRE_CTRL_MAX / 8]; /* aligned copy of the payload */
 	int ret;

@@ -181,17 +181,14 @@ SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 	ret = fence_enter(epd, &ep);
 	if (ret)
 		return scif__ret(ret);
-	if (sig & SCIF_SIGNAL_LOCAL) {
-		la.store = local_slot(ep, loff, &lw);
-		if (!la.store) {
-			ret = -ENXIO;
-			goto out;
-		}
-	}
+	/* the peer's window first: asking the peer drops the lock */
 	if (sig & SCIF_SIGNAL_REMOTE) {
 		rw = scif__rwindow_find(ep, (uint64_t)roff, 8);
+		if (!rw && !scif__rwindow_sync(ep)) /* still on its way? */
+			rw = scif__rwindow_find(ep, (uint64_t)roff, 8);
 		if (!rw) {
-			ret = -ENXIO;
+			ret = ep->state == SCIF_EP_CONNECTED ? -ENXIO :
+							       -ECONNRESET;
 			goto out;
 		}
 		/* the device would refuse it and fail the connection */
@@ -200,6 +197,13 @@ SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 			goto out;
 		}
 		ra.roff = (uint64_t)roff;
+	}
+	if (sig & SCIF_SIGNAL_LOCAL) {
+		la.store = local_slot(ep, loff, &lw);
+		if (!la.store) {
+			ret = -ENXIO;
+			goto out;
+		}
 	}
 	if (init == SCIF_FENCE_INIT_PEER) {
 		ret = peer_request(ep, &id);

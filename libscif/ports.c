@@ -47,6 +47,17 @@ void scif__ports_fini(struct scif_ports *p)
 	pthread_mutex_destroy(&p->lock);
 }
 
+void scif__ports_abandon(struct scif_ports *p)
+{
+	uint32_t i;
+
+	for (i = 0; p->node_fd && i < NPORTS; i++)
+		if (p->node_fd[i]) {
+			close(p->node_fd[i] - 1);
+			p->node_fd[i] = 0;
+		}
+}
+
 bool scif__port_privileged(void)
 {
 	struct __user_cap_header_struct hdr = {

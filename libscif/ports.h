@@ -31,6 +31,10 @@ typedef int (*scif_port_try_fn)(uint16_t port, void *arg);
 
 int scif__ports_init(struct scif_ports *p);
 void scif__ports_fini(struct scif_ports *p);
+/* In a forked child: close the child's copies of the node-wide reservations
+ * (else they would keep the parent's ports taken after the parent releases
+ * them); the table itself is abandoned with the parent's instance. */
+void scif__ports_abandon(struct scif_ports *p);
 /* True if the caller may bind ports below SCIF_ADMIN_PORT_END. */
 bool scif__port_privileged(void);
 /* Take a specific port: -EINVAL if already bound in this process,

@@ -203,6 +203,21 @@ void scif__progress_stop(struct scif_progress *pg)
 	pthread_mutex_destroy(&pg->lock);
 }
 
+void scif__progress_abandon(struct scif_progress *pg)
+{
+	uint32_t i;
+
+	if (!pg->running)
+		return;
+	for (i = 0; i < pg->cap; i++)
+		if (pg->srcs[i].used && pg->srcs[i].fd >= 0)
+			close(pg->srcs[i].fd);
+	close(pg->nudge_fd);
+	close(pg->wake_fd);
+	close(pg->epfd);
+	pg->running = false;
+}
+
 /* Wake epoll_wait so that a changed timer deadline is seen (the thread
  * recomputes deadlines after every wake-up). */
 static void nudge(struct scif_progress *pg)

@@ -66,5 +66,11 @@ int scif__progress_timer_add(struct scif_progress *pg, long long deadline_ms,
 void scif__progress_timer_set(struct scif_progress *pg, int handle,
 			      long long deadline_ms);
 bool scif__progress_is_self(struct scif_progress *pg);
+/* In a forked child (pthread_atfork child handler, pg->lock held by the
+ * forking thread or free): the thread does not exist here.  Close the
+ * child's copies of the sources' fds and of the thread's own; the sources,
+ * their callbacks and the memory are abandoned, never run or freed (they
+ * are the parent's).  Closing a copy leaves the parent's descriptors be. */
+void scif__progress_abandon(struct scif_progress *pg);
 
 #endif

@@ -125,17 +125,21 @@ struct rma_local {
 	uint64_t off;		  /* SCIF offset, or offset into mr */
 };
 
-/* [ep locked] Both ranges wholly inside windows that allow the access. */
+/* [ep locked] Both ranges wholly inside windows that allow the access;
+ * *rmiss tells a miss in the peer's address space. */
 static int rma_check(struct scif_ep *ep, enum scif_rma_op op,
-		     const struct rma_local *loc, uint64_t roff, uint64_t len)
+		     const struct rma_local *loc, uint64_t roff, uint64_t len,
+		     bool *rmiss)
 {
 	int need_l = op == SCIF_RMA_OP_WRITE ? SCIF_PROT_READ : SCIF_PROT_WRITE;
 	int need_r = op == SCIF_RMA_OP_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ;
 	uint64_t pos;
 
+	*rmiss = false;
 	for (pos = 0; pos < len;) {
 		struct scif_rwindow *rw = scif__rwindow_find(ep, roff + pos, 1);
 
+		*rmiss = !rw;
 		if (!rw)
 			return -ENXIO;
 		if ((rw->prot & need_r) != need_r)
@@ -263,6 +267,7 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 		       uint64_t *seq_out)
 {
 	struct scif_rma_seg inline_segs[SEGS_INLINE], *segs = inline_segs;
+	bool rmiss;
 	int n, ret;
 
 	if (roff + len < roff || (!loc->mr && loc->off + len < loc->off))
@@ -272,7 +277,14 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 	 * check to the post the lock is held, so the windows found stay. */
 	ret = wait_posting(ep);
 	if (!ret)
-		ret = rma_check(ep, op, loc, roff, len);
+		ret = rma_check(ep, op, loc, roff, len, &rmiss);
+	if (ret == -ENXIO && rmiss) { /* a window still on its way? */
+		ret = scif__rwindow_sync(ep);
+		if (!ret)
+			ret = wait_posting(ep);
+		if (!ret)
+			ret = rma_check(ep, op, loc, roff, len, &rmiss);
+	}
 	if (!ret)
 		ret = scif__rma_inflight_grow(ep);
 	if (ret)

@@ -231,6 +231,10 @@ int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 void scif__windows_release(struct scif_ep *ep, uint32_t del_id);
 int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t len);
 int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t len);
+/* [ep locked] Learn every window the peer registered so far (a miss in
+ * our table may be one whose WIN_ADD is still on its way); drops the
+ * lock.  0 or -ECONNRESET. */
+int scif__rwindow_sync(struct scif_ep *ep);
 /* [ep locked] Drop a reference on a peer window (frees it with the last). */
 void scif__rwindow_put(struct scif_ep *ep, struct scif_rwindow *rw);
 /* [ep locked] The connection is gone: release every window. */

@@ -35,6 +35,8 @@ enum scif_wire_type {
 	SCIF_WIRE_WIN_DEL_ACK, /* the peer no longer uses them */
 	SCIF_WIRE_FENCE_REQ,   /* tell me when your RMAs so far complete */
 	SCIF_WIRE_FENCE_DONE,  /* they have */
+	SCIF_WIRE_WIN_SYNC,    /* answer once you have sent every WIN_ADD */
+	SCIF_WIRE_WIN_SYNC_DONE,
 	SCIF_WIRE_NTYPES
 };
 #define SCIF_WIRE_CTRL_FIRST SCIF_WIRE_WIN_ADD
@@ -54,7 +56,7 @@ struct scif_wire_win_del {
 	uint64_t offset, len;
 	uint32_t id, rsvd;
 };
-struct scif_wire_id { /* WIN_DEL_ACK, FENCE_REQ, FENCE_DONE */
+struct scif_wire_id { /* WIN_DEL_ACK, FENCE_*, WIN_SYNC* */
 	uint32_t id, rsvd;
 };
 

@@ -119,5 +119,6 @@ void test_epoll_connected(void **state);
 void test_poll(void **state);
 void test_signals(void **state);
 void test_register_offsets(void **state);
+void test_register_visible(void **state);
 
 #endif

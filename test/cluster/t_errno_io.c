@@ -497,3 +497,53 @@ void test_register_offsets(void **state)
 	free(mem);
 	free(src);
 }
+
+/* A window is usable by the peer when scif_register returns (as on MPSS):
+ * the other endpoint of this process learns the offset from the return
+ * value, not from the connection, and writes into it at once; a remote
+ * fence signal into a fresh window likewise.  Never ENXIO. */
+void test_register_visible(void **state)
+{
+	scif_epd_t lep;
+	uint16_t lport;
+	struct pair p;
+	uint64_t *mem, v = 0;
+	int i;
+
+	(void)state;
+	mem = aligned_alloc(4096, 4096);
+	assert_non_null(mem);
+	lep = xlisten(&lport, 1);
+	make_pair(lep, lport, &p);
+	for (i = 0; i < 200; i++) {
+		off_t po = scif_register(p.srv, mem, 4096, 0,
+					 SCIF_PROT_READ | SCIF_PROT_WRITE, 0);
+
+		assert_true(po >= 0);
+		v = 0x1000 + (uint64_t)i;
+		if (i % 2) {
+			CHECK_RET(scif_vwriteto(p.cli, &v, sizeof(v), po + 8,
+						SCIF_RMA_SYNC),
+				  0);
+			assert_true(__atomic_load_n(&mem[1], __ATOMIC_ACQUIRE) ==
+				    v);
+		} else {
+			int mark;
+
+			CHECK_RET(scif_fence_signal(p.cli, 0, 0, po + 16, v,
+						    SCIF_FENCE_INIT_SELF |
+							    SCIF_SIGNAL_REMOTE),
+				  0);
+			CHECK_RET(scif_fence_mark(p.cli, SCIF_FENCE_INIT_SELF,
+						  &mark),
+				  0);
+			CHECK_RET(scif_fence_wait(p.cli, mark), 0);
+			assert_true(__atomic_load_n(&mem[2], __ATOMIC_ACQUIRE) ==
+				    v);
+		}
+		CHECK_RET(scif_unregister(p.srv, po, 4096), 0);
+	}
+	close_pair(&p);
+	CHECK_RET(scif_close(lep), 0);
+	free(mem);
+}
