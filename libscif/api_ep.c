@@ -411,6 +411,9 @@ SCIF_EXPORT int scif_close(scif_epd_t epd)
 	bool was_connected;
 	int ret = scif__ep_lookup(epd, &ep);
 
+	/* the parent's endpoint in a forked child: only our copy goes */
+	if (ret == -SCIF_EP_INHERITED_ERR && !scif__ep_inherited_close(epd))
+		return 0;
 	if (ret)
 		return scif__ret(ret);
 	lib = ep->lib;

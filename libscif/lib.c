@@ -13,10 +13,21 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * The instance is created on first use under lib_lock; the_lib is read
+ * without it once set.  After fork() the child abandons the parent's
+ * instance (fork_child) and creates its own on its next call; the
+ * abandoned ones are kept, newest first, only to recognise the endpoints
+ * the child inherited (they fail with SCIF_EP_INHERITED_ERR).
+ */
+static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct scif_lib *the_lib;
 static pid_t lib_pid; /* the process that initialised it */
 static int lib_err;
-static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static bool atfork_set;
+#define SCIF_MAX_ABANDONED 16
+static struct scif_lib *abandoned[SCIF_MAX_ABANDONED]; /* [lib_lock] */
+static int nabandoned;
 
 /* The provider registry: the only process-wide list besides the instance.
  * Built-in providers first; scif__provider_add() appends one (a provider
@@ -116,6 +127,11 @@ static int stub_ep_idle(struct scif_ep *ep)
 	(void)ep;
 	return 0;
 }
+static int stub_send_pending(struct scif_ep *ep)
+{
+	(void)ep;
+	return 0;
+}
 static void stub_query(struct scif_ep *ep, struct scif_prov_attr *a)
 {
 	(void)ep;
@@ -174,6 +190,7 @@ static void fill_stubs(struct scif_provider_ops *o)
 	FILL(ctrl_send, stub_ctrl_send);
 	FILL(ep_progress, stub_ep_progress);
 	FILL(ep_idle, stub_ep_idle);
+	FILL(send_pending, stub_send_pending);
 	FILL(query, stub_query);
 	FILL(mr_reg, stub_mr_reg);
 	FILL(mr_dereg, stub_mr_dereg);
@@ -240,6 +257,7 @@ const struct scif_provider_ops scif__null_ops = {
 	.ctrl_send = stub_ctrl_send,
 	.ep_progress = stub_ep_progress,
 	.ep_idle = stub_ep_idle,
+	.send_pending = stub_send_pending,
 	.query = stub_query,
 	.mr_reg = stub_mr_reg,
 	.mr_dereg = stub_mr_dereg,
@@ -436,7 +454,7 @@ static void lib_init(void)
 	if (ret)
 		goto err_progress;
 	lib_pid = getpid();
-	the_lib = lib;
+	__atomic_store_n(&the_lib, lib, __ATOMIC_RELEASE);
 	return;
 
 err_progress:
@@ -450,12 +468,141 @@ err_free:
 	lib_err = ret == -ENOMEM ? ENOMEM : ENODEV;
 }
 
+/* ---- fork ---- */
+
+/* Before fork(): no lock the child needs may be held by a thread that does
+ * not exist there.  The child reads the instance's table, port reservations
+ * and progress sources; the parent's threads keep working once released. */
+static void fork_prepare(void)
+{
+	struct scif_lib *lib;
+
+	pthread_mutex_lock(&lib_lock);
+	lib = the_lib;
+	if (!lib)
+		return;
+	pthread_mutex_lock(&lib->table_lock);
+	pthread_mutex_lock(&lib->ports.lock);
+	pthread_mutex_lock(&lib->progress.lock);
+}
+
+static void fork_release(struct scif_lib *lib)
+{
+	if (lib) {
+		pthread_mutex_unlock(&lib->progress.lock);
+		pthread_mutex_unlock(&lib->ports.lock);
+		pthread_mutex_unlock(&lib->table_lock);
+	}
+	pthread_mutex_unlock(&lib_lock);
+}
+
+static void fork_parent(void)
+{
+	fork_release(the_lib);
+}
+
+/*
+ * In the child: the instance is the parent's.  Its providers' kernel
+ * objects (verbs contexts, PDs, rdma_cm ids; shm mappings) are shared with
+ * the parent and never released here: a provider's fini would destroy the
+ * parent's.  Only plain descriptors are closed, the child's copies: those
+ * of the progress thread and its sources (connection sockets, listeners,
+ * event channels: a copy kept open would hide the parent's close from its
+ * peers), the port reservations, and the library's end of each endpoint's
+ * descriptor pair.  The application's end is the inherited endpoint
+ * descriptor: scif_close() closes it.
+ */
+static void fork_child(void)
+{
+	struct scif_lib *lib = the_lib;
+	int i;
+
+	fork_release(lib);
+	lib_err = 0; /* the child tries for itself */
+	if (!lib)
+		return;
+	the_lib = NULL;
+	lib_pid = 0;
+	scif__progress_abandon(&lib->progress);
+	scif__ports_abandon(&lib->ports);
+	for (i = 0; i < lib->table_size; i++) {
+		struct scif_ep *ep = lib->table[i];
+
+		if (ep && ep->ev.lib_fd >= 0) {
+			close(ep->ev.lib_fd);
+			ep->ev.lib_fd = -1;
+		}
+	}
+	if (nabandoned == SCIF_MAX_ABANDONED)
+		nabandoned--; /* the oldest's descriptors become ENOTTY */
+	memmove(abandoned + 1, abandoned, nabandoned * sizeof(abandoned[0]));
+	abandoned[0] = lib;
+	nabandoned++;
+}
+
+/* [lib_lock] The abandoned instance whose table holds fd, if any. */
+static struct scif_lib *inherited_find(int fd)
+{
+	int i;
+
+	for (i = 0; i < nabandoned; i++)
+		if (fd < abandoned[i]->table_size && abandoned[i]->table[fd])
+			return abandoned[i];
+	return NULL;
+}
+
+/* Whether fd (open, not an endpoint of this process's instance) is an
+ * endpoint inherited across fork(). */
+static bool ep_inherited(int fd)
+{
+	bool ret;
+
+	if (!__atomic_load_n(&nabandoned, __ATOMIC_RELAXED))
+		return false;
+	pthread_mutex_lock(&lib_lock);
+	ret = inherited_find(fd) != NULL;
+	pthread_mutex_unlock(&lib_lock);
+	return ret;
+}
+
+int scif__ep_inherited_close(int fd)
+{
+	struct scif_lib *lib;
+	int ret = -EBADF;
+
+	pthread_mutex_lock(&lib_lock);
+	while ((lib = inherited_find(fd)) != NULL) {
+		lib->table[fd] = NULL;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&lib_lock);
+	if (!ret && close(fd))
+		ret = -errno;
+	return ret;
+}
+
 struct scif_lib *scif__lib(void)
 {
-	pthread_once(&lib_once, lib_init);
-	if (!the_lib)
-		errno = lib_err;
-	return the_lib;
+	struct scif_lib *lib = __atomic_load_n(&the_lib, __ATOMIC_ACQUIRE);
+	int err;
+
+	if (lib)
+		return lib;
+	pthread_mutex_lock(&lib_lock);
+	if (!the_lib && !lib_err)
+		lib_init();
+	if (!atfork_set) {
+		atfork_set = !pthread_atfork(fork_prepare, fork_parent,
+					     fork_child);
+		if (!atfork_set)
+			scif_warn("pthread_atfork failed: no SCIF after fork");
+	}
+	lib = the_lib;
+	err = lib_err;
+	pthread_mutex_unlock(&lib_lock);
+	if (!lib)
+		errno = err;
+	return lib;
 }
 
 /* At exit, release the provider cleanly when no endpoint is left open (with
@@ -466,8 +613,9 @@ __attribute__((destructor)) static void lib_fini(void)
 	struct scif_lib *lib = the_lib;
 	int i;
 
-	/* A forked child shares the parent's devices and threads do not
-	 * exist in it: leave everything to the parent. */
+	/* An instance is finalised by the process that created it: a child
+	 * abandons its parent's at fork (fork_child), whose devices it
+	 * shares; one created in the child is the child's. */
 	if (!lib || getpid() != lib_pid)
 		return;
 	for (i = 0; i < lib->table_size; i++)
@@ -664,8 +812,12 @@ int scif__ep_lookup(int fd, struct scif_ep **out)
 			scif__ep_get(ep);
 		pthread_mutex_unlock(&lib->table_lock);
 	}
-	if (!ep) /* an open descriptor that is no endpoint: ENOTTY */
-		return fcntl(fd, F_GETFD) < 0 ? -EBADF : -ENOTTY;
+	if (!ep) { /* an open descriptor that is no endpoint: ENOTTY */
+		if (fcntl(fd, F_GETFD) < 0)
+			return -EBADF;
+		/* the parent's endpoint, in a forked child */
+		return ep_inherited(fd) ? -SCIF_EP_INHERITED_ERR : -ENOTTY;
+	}
 	*out = ep;
 	return 0;
 }

@@ -259,8 +259,15 @@ int scif__wait_seq(struct scif_ep *ep, uint64_t seq);
 
 /* Library instance; NULL with errno set when initialisation failed. */
 struct scif_lib *scif__lib(void);
-/* Look up a descriptor and take a reference: -EBADF/-ENOTTY otherwise. */
+/* Look up a descriptor and take a reference: -EBADF/-ENOTTY otherwise
+ * (-SCIF_EP_INHERITED_ERR: an endpoint inherited across fork()). */
 int scif__ep_lookup(int fd, struct scif_ep **ep);
+/* The errno of every call on an endpoint a forked child inherited from its
+ * parent (docs/endpoints.md, Fork and exec); scif_close() excepted. */
+#define SCIF_EP_INHERITED_ERR EBADF
+/* scif_close() of an inherited endpoint: forget it and close the child's
+ * descriptor; -EBADF when fd is no inherited endpoint. */
+int scif__ep_inherited_close(int fd);
 struct scif_ep *scif__ep_new(struct scif_lib *lib, int *err);
 /* Publish in the table (the descriptor becomes usable). */
 int scif__ep_publish(struct scif_ep *ep);

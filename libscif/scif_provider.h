@@ -256,6 +256,13 @@ struct scif_provider_ops {
 	 * doorbell costs a system call per message) re-arms them and looks
 	 * once more; > 0 if something happened.  [ep locked] */
 	int (*ep_idle)(struct scif_ep *ep);
+
+	/* Stream bytes that send took but the peer does not hold yet (verbs:
+	 * SENDs not yet acknowledged by the peer's adapter); 0 when a taken
+	 * byte is at the peer at once (shm).  The core makes scif_send return
+	 * only when its bytes are at the peer, as on MPSS: the provider wakes
+	 * the endpoint when this drops to 0.  [ep locked] */
+	int (*send_pending)(struct scif_ep *ep);
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */

@@ -143,6 +143,8 @@ struct verbs_conn {
 	struct ibv_mr *smr;
 	uint32_t sdepth, ssize;
 	uint32_t *sfree;
+	uint64_t unacked;   /* stream bytes posted, not yet acknowledged */
+	bool delivery_wait; /* a sender waits for unacked to reach 0 */
 	uint32_t nsfree;
 	bool flushing;	   /* verbs_conn_flush waits for every buffer */
 	uint32_t credits;  /* stream messages the peer can take now */
@@ -197,6 +199,7 @@ ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len);
 ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len);
 int verbs_recv_ready(struct scif_ep *ep);
 int verbs_send_ready(struct scif_ep *ep);
+int verbs_send_pending(struct scif_ep *ep);
 int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 		    uint32_t len);
 
@@ -217,6 +220,8 @@ void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc);
 /* Work request ids. */
 #define WRID_SEND (1ull << 63)
 #define WRID_RMA (1ull << 62)
+#define WRID_DATA (1ull << 61) /* a stream SEND: its length in bits 32-55 */
+#define WRID_DATA_LEN(id) (((id) >> 32) & 0xffffff)
 #define WRID_SEQ_MASK ((1ull << 56) - 1)
 
 #endif

@@ -157,7 +157,11 @@ static int post_msg(struct verbs_conn *c, uint8_t type, const void *data,
 	struct ibv_sge sge = { .addr = (uintptr_t)buf,
 			       .length = SCIF_WIRE_HDR_LEN + len,
 			       .lkey = c->smr->lkey };
-	struct ibv_send_wr wr = { .wr_id = WRID_SEND | idx,
+	struct ibv_send_wr wr = { .wr_id = WRID_SEND | idx |
+					   (type == SCIF_WIRE_DATA ?
+						    WRID_DATA |
+							    (uint64_t)len << 32 :
+						    0),
 				  .sg_list = &sge,
 				  .num_sge = 1,
 				  .opcode = IBV_WR_SEND,
@@ -176,10 +180,12 @@ static int post_msg(struct verbs_conn *c, uint8_t type, const void *data,
 	}
 	c->returnable = 0;
 	c->creturnable = 0;
-	if (type == SCIF_WIRE_DATA)
+	if (type == SCIF_WIRE_DATA) {
 		c->credits--;
-	else
+		c->unacked += len;
+	} else {
 		c->ccredits--;
+	}
 	return 0;
 }
 
@@ -383,6 +389,17 @@ static void conn_error(struct verbs_conn *c, struct ibv_wc *wc)
  * waking for it would rouse a thread blocked in recv for nothing, one
  * context switch per message on the latency path.
  */
+/* [ep locked] The peer's adapter has a stream message: a sender waiting
+ * for its bytes to be delivered cares when none is left unacknowledged. */
+static bool data_acked(struct verbs_conn *c, uint64_t len)
+{
+	c->unacked -= len < c->unacked ? len : c->unacked;
+	if (c->unacked || !c->delivery_wait)
+		return false;
+	c->delivery_wait = false;
+	return true;
+}
+
 bool verbs_cq_drain(struct verbs_conn *c)
 {
 	struct ibv_wc wc[CQ_BATCH];
@@ -399,6 +416,9 @@ bool verbs_cq_drain(struct verbs_conn *c)
 			} else if (id & WRID_SEND) {
 				wake |= !c->nsfree || c->flushing;
 				c->sfree[c->nsfree++] = (uint32_t)id;
+				if ((id & WRID_DATA) &&
+				    wc[i].status == IBV_WC_SUCCESS)
+					wake |= data_acked(c, WRID_DATA_LEN(id));
 			}
 			if (wc[i].status != IBV_WC_SUCCESS) {
 				conn_error(c, &wc[i]);
@@ -548,6 +568,19 @@ int verbs_recv_ready(struct scif_ep *ep)
 	struct verbs_conn *c = ep_conn(ep);
 
 	return c && c->rx_count;
+}
+
+/* [ep locked] Stream bytes the peer's adapter has not acknowledged: an RC
+ * SEND completes once the data is in the peer's receive buffer, so a
+ * scif_send that waits for this is delivered. */
+int verbs_send_pending(struct scif_ep *ep)
+{
+	struct verbs_conn *c = ep_conn(ep);
+
+	if (!c || !c->unacked)
+		return 0;
+	c->delivery_wait = true;
+	return c->unacked > INT32_MAX ? INT32_MAX : (int)c->unacked;
 }
 
 int verbs_send_ready(struct scif_ep *ep)

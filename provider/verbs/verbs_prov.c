@@ -66,6 +66,30 @@ static void verbs_cm_channel_cb(void *arg)
 		scif_err("rdma_get_cm_event: %m");
 }
 
+/*
+ * Registered memory must survive a fork() of the application (the header's
+ * advice; docs/endpoints.md, Fork and exec): before any other verbs call,
+ * as rdma-core asks.  Where the kernel keeps pinned pages with the parent
+ * by itself (Linux 5.13 and later) this does nothing; elsewhere rdma-core
+ * marks each registration MADV_DONTFORK, so a child does not see it.
+ * (Listing the devices first registers nothing: it is not too late.)
+ * RDMAV_FORK_SAFE in the environment has the same effect.
+ */
+static void verbs_fork_setup(void)
+{
+	int ret = ibv_fork_init();
+
+	if (ret)
+		scif_warn("verbs: ibv_fork_init: %s: registered memory is not "
+			  "fork-safe",
+			  strerror(ret));
+	else
+		scif_dbg("verbs: fork support %s",
+			 ibv_is_fork_initialized() == IBV_FORK_UNNEEDED ?
+				 "in the kernel" :
+				 "by MADV_DONTFORK");
+}
+
 static int verbs_init(struct scif_lib *lib, struct scif_prov **out)
 {
 	struct ibv_device **list;
@@ -77,6 +101,7 @@ static int verbs_init(struct scif_lib *lib, struct scif_prov **out)
 		ibv_free_device_list(list);
 	if (ndev <= 0)
 		return -ENODEV;
+	verbs_fork_setup();
 	vp = calloc(1, sizeof(*vp));
 	if (!vp)
 		return -ENOMEM;
@@ -232,6 +257,7 @@ const struct scif_provider_ops scif_verbs_ops = {
 	.recv = verbs_recv,
 	.recv_ready = verbs_recv_ready,
 	.send_ready = verbs_send_ready,
+	.send_pending = verbs_send_pending,
 	.ctrl_send = verbs_ctrl_send,
 	.ep_progress = verbs_ep_progress,
 	.query = verbs_query,

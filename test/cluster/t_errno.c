@@ -649,6 +649,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_register_offsets),
 		cmocka_unit_test(test_register_visible),
+		cmocka_unit_test(test_send_poll),
+		cmocka_unit_test(test_send_exit),
 		cmocka_unit_test(test_nodeids),
 		cmocka_unit_test(test_get_fd),
 		cmocka_unit_test(test_fd_leaks),

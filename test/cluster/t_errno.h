@@ -120,5 +120,7 @@ void test_poll(void **state);
 void test_signals(void **state);
 void test_register_offsets(void **state);
 void test_register_visible(void **state);
+void test_send_poll(void **state);
+void test_send_exit(void **state);
 
 #endif

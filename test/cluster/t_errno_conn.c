@@ -83,13 +83,13 @@ void test_bind_privileged(void **state)
  * were given and extra environment (NAME=VALUE or NULL); returns its exit
  * status (-1: it did not exit).  The environment is built before fork():
  * the child of a threaded process only calls execve. */
-static int run_child(const char *envset, char *const args[])
+static pid_t start_child(const char *envset, char *const args[])
 {
 	extern char **environ;
 	static char mapvar[600];
 	char *argv[8] = { "/proc/self/exe", "child" }, *envp[256];
 	char *const *a;
-	int n = 2, m = 0, st;
+	int n = 2, m = 0;
 	pid_t pid;
 
 	for (a = args; *a && n < 7; a++)
@@ -111,8 +111,20 @@ static int run_child(const char *envset, char *const args[])
 		execve(argv[0], argv, envp);
 		_exit(127);
 	}
+	return pid;
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run_child(const char *envset, char *const args[])
+{
+	return wait_child(start_child(envset, args));
 }
 
 /* A port is unique on the node, across processes: another process cannot
@@ -163,6 +175,24 @@ void test_provider_env(void **state)
 
 /* t_errno child bind PORT WANT | child open WANT: WANT is 0 (success) or
  * the errno name expected.  Exit status 0 when the call did as expected. */
+/* Connect to our own node's port, send len bytes of a pattern and exit at
+ * once, without scif_close: whatever scif_send reported must arrive. */
+static int child_send_exit(uint16_t port, int len)
+{
+	struct scif_portID dst = { .port = port };
+	uint8_t *b = malloc((size_t)len);
+	scif_epd_t e = scif_open();
+
+	if (!b || e < 0 || scif_get_nodeIDs(NULL, 0, &dst.node) < 1)
+		return 20;
+	if (scif_connect(e, &dst) < 0)
+		return 21;
+	tc_fill(b, (size_t)len, port, 0);
+	if (scif_send(e, b, len, SCIF_SEND_BLOCK) != len)
+		return 22;
+	_exit(0);
+}
+
 int child_main(int argc, char **argv)
 {
 	const char *want;
@@ -183,6 +213,8 @@ int child_main(int argc, char **argv)
 			return r == atoi(argv[3]) ? 0 : 11;
 		return r == -1 && !strcmp(strerrorname_np(err), want) ? 0 : 12;
 	}
+	if (argc == 5 && !strcmp(argv[2], "sendexit"))
+		return child_send_exit((uint16_t)atoi(argv[3]), atoi(argv[4]));
 	if (argc == 4 && !strcmp(argv[2], "open")) {
 		want = argv[3];
 		errno = 0;
@@ -822,4 +854,41 @@ void test_accept_requester_gone(void **state)
 	/* the failed accepts left nothing behind */
 	fds_back_to(nfd, "after accepting dead requests");
 	CHECK_RET(scif_close(lep), 0);
+}
+
+/* Sent means delivered: a process that exits right after scif_send
+ * returned, without closing, loses nothing (its data reached the peer
+ * before the call returned). */
+void test_send_exit(void **state)
+{
+	const int len = 256 * 1024;
+	uint8_t *b = malloc((size_t)len + 1);
+	scif_epd_t lep, s;
+	struct scif_portID peer;
+	uint16_t lport;
+	char port[16], size[16];
+	int i, got;
+
+	(void)state;
+	assert_non_null(b);
+	lep = xlisten(&lport, 4);
+	snprintf(port, sizeof(port), "%u", lport);
+	snprintf(size, sizeof(size), "%d", len);
+	for (i = 0; i < 20; i++) {
+		pid_t pid = start_child(NULL, (char *[]){ "sendexit", port, size,
+							  NULL });
+
+		need(lep, POLLIN, POLLIN, "the child's connection");
+		CHECK_RET(scif_accept(lep, &peer, &s, 0), 0);
+		assert_int_equal(wait_child(pid), 0); /* gone, not closed */
+		got = scif_recv(s, b, len + 1, SCIF_RECV_BLOCK);
+		if (got != len)
+			fail_msg("round %d: %d of %d bytes arrived (errno %s)",
+				 i, got, len, strerrorname_np(errno));
+		assert_true(tc_verify(b, (size_t)len, lport, 0) < 0);
+		CHECK_ERR(scif_recv(s, b, 1, SCIF_RECV_BLOCK), ECONNRESET);
+		CHECK_RET(scif_close(s), 0);
+	}
+	CHECK_RET(scif_close(lep), 0);
+	free(b);
 }

@@ -547,3 +547,35 @@ void test_register_visible(void **state)
 	CHECK_RET(scif_close(lep), 0);
 	free(mem);
 }
+
+/* Sent means delivered: right after scif_send returns, a zero-timeout
+ * scif_poll on the receiving endpoint (same process) sees POLLIN, and a
+ * non-blocking scif_recv gets the bytes. */
+void test_send_poll(void **state)
+{
+	scif_epd_t lep;
+	uint16_t lport;
+	struct pair p;
+	char c = 'x';
+	int i;
+
+	(void)state;
+	lep = xlisten(&lport, 1);
+	make_pair(lep, lport, &p);
+	for (i = 0; i < 200; i++) {
+		struct scif_pollepd pe = { .epd = i % 2 ? p.srv : p.cli,
+					   .events = POLLIN };
+		scif_epd_t from = i % 2 ? p.cli : p.srv;
+
+		CHECK_RET(scif_send(from, &c, 1, i % 4 < 2 ? SCIF_SEND_BLOCK :
+							    0),
+			  1);
+		if (i % 3) {
+			CHECK_RET(scif_poll(&pe, 1, 0), 1);
+			assert_true(pe.revents & POLLIN);
+		}
+		CHECK_RET(scif_recv(pe.epd, &c, 1, 0), 1);
+	}
+	close_pair(&p);
+	CHECK_RET(scif_close(lep), 0);
+}
