@@ -85,11 +85,19 @@ H=/host R=/host/tmp/cluster-run
 # Without the results share nobody hears from us: just power off (host => 125).
 finish() { echo "$1" >"$R/node$N.rc.tmp" && mv "$R/node$N.rc.tmp" "$R/node$N.rc"; sync; poweroff -f; }
 fail() { say "node$N: $*"; echo "cluster-init: $*" >>"$R/node$N.log"; finish 125; }
-mkdir -p $H /dev/pts /dev/shm
+mkdir -p $H /hosttmp /dev/pts /dev/shm
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro host $H || { say "no host share"; poweroff -f; }
+# The guest's /tmp is its own; the host's stays reachable at /hosttmp (outside the chroot).
+mount -o bind $H/tmp /hosttmp
 mount -t tmpfs -o mode=1777 tmpfs $H/tmp
 mkdir -p $R
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results $R || { say "no results share"; poweroff -f; }
+# The host's directories under /tmp that the command needs (repository, working
+# directory, argument paths), read-only at the same path inside the private /tmp.
+while IFS= read -r p; do
+    [ -n "$p" ] || continue
+    mkdir -p "$H$p" && mount -o bind "/hosttmp/${p#/tmp/}" "$H$p" || fail "cannot show the host's $p"
+done <$R/tmp-paths
 mount -t tmpfs -o mode=755 tmpfs $H/run
 mount -t proc proc $H/proc
 mount -o bind /sys $H/sys
@@ -226,14 +234,34 @@ trap 'exit 143' TERM
         case $name in SCIF_NODES_FILE | SCIF_SELF_NODE) continue ;; esac
         printf 'export %s=%q\n' "$name" "${!name}"
     done < <(compgen -e | grep -E '^(SCIF|TEST|ASAN|UBSAN|LSAN)_' || true)
-    printf 'cd -- %q || exit 125\n' "$PWD"
+    # The logical cwd, else the physical one (a symlink under /tmp is not in the VMs).
+    printf 'cd -- %q 2>/dev/null || cd -- %q || exit 125\n' "$PWD" "$(pwd -P)"
     if [ $# -eq 1 ]; then
         printf 'exec bash -c %q\n' "$1"
     else
         printf 'exec'; printf ' %q' "$@"; printf '\n'
     fi
 } >"$SHARE/cmd.sh"
-case $PWD/ in /tmp/* | /run/* | /proc/* | /sys/* | /dev/*)
+# Directories under /tmp (hidden in the VMs by their own tmpfs) that the
+# command needs: the repository, the working directory, and the existing
+# paths among its arguments (a file's directory).  The guest mounts each one
+# read-only at the same path; a clone or build tree under /tmp works as is.
+tmp_paths() {
+    local a d
+    for a in "$REPO" "$PWD" "$@"; do
+        [ -e "$a" ] || continue
+        d=$(readlink -f -- "$a") || continue
+        [ -d "$d" ] || d=$(dirname -- "$d")
+        case $d in
+        *$'\n'*) continue ;;
+        /tmp | /tmp/cluster-run | /tmp/cluster-run/* | /tmp/scif_nodes)
+            log "warning: $d stays hidden inside the VMs (their own /tmp)"; continue ;;
+        /tmp/*) printf '%s\n' "$d" ;;
+        esac
+    done | LC_ALL=C sort -u | awk '{ for (i = 1; i <= n; i++) if (index($0, k[i] "/") == 1) next; k[++n] = $0; print }'
+}
+tmp_paths "$@" >"$SHARE/tmp-paths"
+case $PWD/ in /run/* | /proc/* | /sys/* | /dev/*)
     log "warning: cwd $PWD is hidden by a fresh mount inside the VMs" ;;
 esac
 
