@@ -35,8 +35,9 @@ static int nabandoned;
 static const struct scif_provider_ops *providers[SCIF_MAX_PROVIDERS * 2] = {
 	&scif_shm_ops,
 	&scif_verbs_ops,
+	&scif_tcp_ops,
 };
-static size_t nregistry = 2;
+static size_t nregistry = 3;
 #define NREGISTRY (sizeof(providers) / sizeof(providers[0]))
 
 int scif__provider_add(const struct scif_provider_ops *ops)

@@ -268,6 +268,7 @@ struct scif_provider_ops {
 /* Provider registry: built-in providers are listed in lib.c. */
 extern const struct scif_provider_ops scif_verbs_ops;
 extern const struct scif_provider_ops scif_shm_ops;
+extern const struct scif_provider_ops scif_tcp_ops;
 /* Add a provider to the registry before the library initialises (the
  * first SCIF call): 0, -EBUSY (too late), -ENOSPC. */
 int scif__provider_add(const struct scif_provider_ops *ops);

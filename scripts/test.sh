@@ -40,6 +40,7 @@ run_ctest() {
 log "sanitizer run: unit tests, native shm tests, same-node cluster tests"
 run_ctest --test-dir build-asan --output-on-failure -L unit
 run_ctest --test-dir build-asan --output-on-failure -L native "$@"
+run_ctest --test-dir build-asan --output-on-failure -L netns "$@"
 run_ctest --test-dir build-asan --output-on-failure -L cluster -R '_1n$' "$@"
 
 log "full run: unit tests and cluster tests (Soft-RoCE VMs)"

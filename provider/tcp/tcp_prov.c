@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * tcp provider instance, settings and ops table.  It reaches every node
+ * whose address resolves, and is the last choice (priority 50).
+ *
+ * Settings (environment, read once at initialisation):
+ *   SCIF_TCP_WINDOW_KB        stream receive buffer per endpoint, the most
+ *                             a sender has in flight (default 4096, 64 ..
+ *                             65536, rounded up to a power of two)
+ *   SCIF_TCP_USER_TIMEOUT_MS  TCP_USER_TIMEOUT: data unacknowledged this
+ *                             long ends the connection (default 20000;
+ *                             0: the kernel's retransmission limit)
+ *   SCIF_TCP_KEEPALIVE_S      idle seconds before keepalive probes
+ *                             (default 10; 0: no keepalive)
+ *   SCIF_TCP_KEEPINTVL_S      seconds between probes (default 2)
+ *   SCIF_TCP_KEEPCNT          unanswered probes that end it (default 5)
+ *   SCIF_TCP_CONNECT_MS       bound on a connect, and on node_probe
+ *                             (default 5000)
+ *   SCIF_TCP_SNDBUF_KB        SO_SNDBUF / SO_RCVBUF (default 0: the
+ *                             kernel's autotuning)
+ * A silent peer is thus noticed after about USER_TIMEOUT when data is
+ * outstanding, after KEEPALIVE + KEEPINTVL * KEEPCNT when idle.
+ */
+#include "tcp.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct tcp_conn *tcp_conn_of(struct scif_ep *ep)
+{
+	return scif__ep_prov_data(ep);
+}
+
+static void setopt(int fd, int level, int name, int val, const char *what)
+{
+	if (setsockopt(fd, level, name, &val, sizeof(val)))
+		scif_dbg("tcp: setsockopt %s: %m", what);
+}
+
+/* Options of a connection's socket. */
+void tcp_sockopts(struct tcp_prov *tp, int fd)
+{
+	setopt(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+	if (tp->user_timeout_ms)
+		setopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, tp->user_timeout_ms,
+		       "TCP_USER_TIMEOUT");
+	if (tp->ka_idle) {
+		setopt(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+		setopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, tp->ka_idle,
+		       "TCP_KEEPIDLE");
+		setopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, tp->ka_intvl,
+		       "TCP_KEEPINTVL");
+		setopt(fd, IPPROTO_TCP, TCP_KEEPCNT, tp->ka_cnt, "TCP_KEEPCNT");
+	}
+	if (tp->sndbuf) {
+		setopt(fd, SOL_SOCKET, SO_SNDBUF, tp->sndbuf, "SO_SNDBUF");
+		setopt(fd, SOL_SOCKET, SO_RCVBUF, tp->sndbuf, "SO_RCVBUF");
+	}
+}
+
+void tcp_hello_encode(unsigned char *buf, uint8_t type,
+		      const struct tcp_hello *m)
+{
+	struct scif_wire_hdr h = { .type = type, .len = 20 };
+	unsigned char *p = buf + SCIF_WIRE_HDR_LEN;
+
+	scif__wire_encode(buf, &h);
+	tcp_put_le(p, TCP_MAGIC, 4);
+	tcp_put_le(p + 4, TCP_VERSION, 2);
+	tcp_put_le(p + 6, 0, 2);
+	tcp_put_le(p + 8, m->node, 2);
+	tcp_put_le(p + 10, m->port, 2);
+	tcp_put_le(p + 12, m->dnode, 2);
+	tcp_put_le(p + 14, m->dport, 2);
+	tcp_put_le(p + 16, m->rxwin, 4);
+}
+
+/* A HELLO, ACCEPT or REJECT frame of len bytes: 0, or -EPROTO. */
+int tcp_hello_decode(const unsigned char *buf, size_t len, uint8_t type,
+		     struct tcp_hello *m)
+{
+	struct scif_wire_hdr h;
+	const unsigned char *p = buf + SCIF_WIRE_HDR_LEN;
+
+	if (len != SCIF_WIRE_HDR_LEN + 20 || scif__wire_decode(buf, len, &h) ||
+	    (h.type != type && !(type == TCP_ACCEPT && h.type == TCP_REJECT)))
+		return -EPROTO;
+	m->magic = (uint32_t)tcp_get_le(p, 4);
+	m->version = (uint16_t)tcp_get_le(p + 4, 2);
+	m->node = (uint16_t)tcp_get_le(p + 8, 2);
+	m->port = (uint16_t)tcp_get_le(p + 10, 2);
+	m->dnode = (uint16_t)tcp_get_le(p + 12, 2);
+	m->dport = (uint16_t)tcp_get_le(p + 14, 2);
+	m->rxwin = (uint32_t)tcp_get_le(p + 16, 4);
+	m->rsvd = h.type;
+	if (m->magic != TCP_MAGIC || m->version != TCP_VERSION)
+		return -EPROTO;
+	return 0;
+}
+
+static uint32_t round_pow2(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static int tcp_init(struct scif_lib *lib, struct scif_prov **out)
+{
+	struct tcp_prov *tp;
+	int ret;
+
+	tp = calloc(1, sizeof(*tp));
+	if (!tp)
+		return -ENOMEM;
+	tp->lib = lib;
+	tp->pg = scif__lib_progress(lib);
+	tp->self = scif__self_node(lib);
+	ret = scif__node_resolve(scif__self(lib), &tp->self_sa,
+				 &tp->self_salen);
+	if (ret) {
+		scif_info("tcp: the local node's address does not resolve: "
+			  "provider not available");
+		free(tp);
+		return -ENODEV;
+	}
+	tp->rxwin = round_pow2(scif__env_u32("SCIF_TCP_WINDOW_KB", 4096, 64,
+					     65536)) << 10;
+	tp->user_timeout_ms = (int)scif__env_u32("SCIF_TCP_USER_TIMEOUT_MS",
+						 20000, 0, 3600000);
+	tp->ka_idle = (int)scif__env_u32("SCIF_TCP_KEEPALIVE_S", 10, 0, 32767);
+	tp->ka_intvl = (int)scif__env_u32("SCIF_TCP_KEEPINTVL_S", 2, 1, 32767);
+	tp->ka_cnt = (int)scif__env_u32("SCIF_TCP_KEEPCNT", 5, 1, 127);
+	tp->connect_ms = (int)scif__env_u32("SCIF_TCP_CONNECT_MS", 5000, 10,
+					    600000);
+	tp->sndbuf = (int)scif__env_u32("SCIF_TCP_SNDBUF_KB", 0, 0, 1 << 20)
+		     << 10;
+	*out = (struct scif_prov *)tp;
+	return 0;
+}
+
+static void tcp_fini(struct scif_prov *prov)
+{
+	free(prov);
+}
+
+static bool tcp_reaches(struct scif_prov *prov, const struct scif_node *node)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+
+	return !scif__node_resolve(node, &sa, &len);
+}
+
+/*
+ * Whether the node's host answers: a TCP connect to its address, bounded.
+ * An answer of any kind (a listener, or a reset from a closed port) says
+ * the host is there; no answer in time, or an unreachable network, that
+ * it is not.  The port probed is SCIF's (the core's SCIF_PORT_RSVD range
+ * is not listened on), port 1 by convention.
+ */
+static int tcp_node_probe(struct scif_prov *prov, const struct scif_node *node,
+			  int timeout_ms)
+{
+	struct tcp_prov *tp = (struct tcp_prov *)prov;
+	struct sockaddr_storage sa;
+	struct pollfd pfd;
+	socklen_t len, elen = sizeof(int);
+	int fd, err = 0, ret;
+
+	if (scif__node_resolve(node, &sa, &len))
+		return -ENODEV;
+	if (node->id == tp->self)
+		return 0;
+	((struct sockaddr_in *)&sa)->sin_port = htons(1); /* same in v6 */
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (struct sockaddr *)&sa, len);
+	if (ret && errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		ret = poll(&pfd, 1, timeout_ms);
+		if (ret == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+					    &elen)) {
+			ret = err ? -1 : 0;
+		} else {
+			ret = -1;
+			err = ETIMEDOUT;
+		}
+	} else if (ret) {
+		err = errno;
+	}
+	close(fd);
+	if (!ret || err == ECONNREFUSED)
+		return 0;
+	scif_dbg("tcp: node %u does not answer: %s", node->id, strerror(err));
+	return -ENODEV;
+}
+
+const struct scif_provider_ops scif_tcp_ops = {
+	.size = sizeof(struct scif_provider_ops),
+	.name = "tcp",
+	.priority = 50,
+	.init = tcp_init,
+	.fini = tcp_fini,
+	.reaches = tcp_reaches,
+	.node_probe = tcp_node_probe,
+	.listen = tcp_listen,
+	.unlisten = tcp_unlisten,
+	.ep_open = tcp_ep_open,
+	.ep_connect = tcp_ep_connect,
+	.ep_accept = tcp_ep_accept,
+	.conn_reject = tcp_conn_reject,
+	.ep_close = tcp_ep_close,
+	.send = tcp_send,
+	.recv = tcp_recv,
+	.recv_ready = tcp_recv_ready,
+	.send_ready = tcp_send_ready,
+	.ctrl_send = tcp_ctrl_send,
+	.ep_progress = tcp_ep_progress,
+	.query = tcp_query,
+	.mr_reg = tcp_mr_reg,
+	.mr_dereg = tcp_mr_dereg,
+	.mr_export = tcp_mr_export,
+	.rmr_import = tcp_rmr_import,
+	.rmr_release = tcp_rmr_release,
+	.rma_post = tcp_rma_post,
+	.send_pending = tcp_send_pending,
+};
