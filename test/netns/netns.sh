@@ -80,16 +80,6 @@ for ((i = 0; i < NODES; i++)); do
     echo "$i $addr" >>"$WORK/nodes"
     ADDRS="$ADDRS${ADDRS:+ }$addr"
 done
-# the bridge forwards at once (no STP learning delay on a fresh bridge)
-for ((i = 0; i < NODES; i++)); do
-    j=$(((i + 1) % NODES))
-    for ((k = 0; k < 50; k++)); do
-        ip netns exec "${TAG}n$i" ping -c1 -W1 "192.0.2.$((101 + j))" \
-            >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-done
-
 for ((i = 0; i < NODES; i++)); do
     setsid ip netns exec "${TAG}n$i" env \
         CLUSTER_NODE="$i" CLUSTER_NODES="$NODES" CLUSTER_ADDRS="$ADDRS" \
