@@ -283,6 +283,29 @@ int scif__progress_add(struct scif_progress *pg, int fd, scif_progress_fn fn,
 	return slot;
 }
 
+int scif__progress_set_events(struct scif_progress *pg, int handle,
+			      uint32_t events)
+{
+	struct scif_progress_src *s;
+	struct epoll_event ev = { .events = events };
+	int ret = 0;
+
+	pthread_mutex_lock(&pg->lock);
+	s = handle >= 0 && (uint32_t)handle < pg->cap ? &pg->srcs[handle] :
+							  NULL;
+	if (!s || !s->used || s->fd < 0) {
+		ret = -EINVAL;
+	} else {
+		ev.data.u64 = ((uint64_t)s->gen << 32) | (uint32_t)handle;
+		if (epoll_ctl(pg->epfd, EPOLL_CTL_MOD, s->fd, &ev)) {
+			ret = -errno;
+			scif_err("epoll_ctl mod fd %d: %m", s->fd);
+		}
+	}
+	pthread_mutex_unlock(&pg->lock);
+	return ret;
+}
+
 int scif__progress_timer_add(struct scif_progress *pg, long long deadline_ms,
 			     int period_ms, scif_progress_fn fn, void *arg)
 {

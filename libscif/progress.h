@@ -59,6 +59,11 @@ void scif__progress_stop(struct scif_progress *pg);
 int scif__progress_add(struct scif_progress *pg, int fd, scif_progress_fn fn,
 		       void *arg);
 void scif__progress_del(struct scif_progress *pg, int handle);
+/* Which events of a source's fd run its callback (EPOLLIN, EPOLLOUT, ...;
+ * EPOLLIN when added): a provider waiting for room in a socket asks for
+ * EPOLLOUT while it waits. */
+int scif__progress_set_events(struct scif_progress *pg, int handle,
+			      uint32_t events);
 /* A timer (see above); returns a handle for scif__progress_del. */
 int scif__progress_timer_add(struct scif_progress *pg, long long deadline_ms,
 			     int period_ms, scif_progress_fn fn, void *arg);

@@ -92,6 +92,8 @@ struct scif_mr {
  * Opaque to the core; data[] holds what the provider needs (a key and a
  * remote address, say), handle anything it allocated. */
 struct scif_rmr {
+	uint64_t offset; /* where the region starts in the peer's address
+			  * space (set by the core before rmr_import) */
 	uint64_t len;
 	void *handle;
 	uint64_t data[4];
@@ -306,7 +308,10 @@ int scif__ep_conn_request(struct scif_ep *lep, struct scif_prov *prov,
  * at the target: the registration holding [off, off+len) of our address
  * space with `prot` (SCIF_PROT_*) allowed, and the offset into it.
  * -ENXIO (no such range), -EACCES (protection).  The window is held until
- * scif__ep_window_put(ep, *mr): scif_unregister waits for it. */
+ * scif__ep_window_put(ep, *mr): scif_unregister waits for it.  A window
+ * being unregistered is still found: the peer checked the request against
+ * it before it heard of the unregistration, and the unregistration waits
+ * for the peer's requests to complete. */
 int scif__ep_window_get(struct scif_ep *ep, uint64_t off, uint64_t len,
 			int prot, const struct scif_mr **mr, uint64_t *mr_off);
 void scif__ep_window_put(struct scif_ep *ep, const struct scif_mr *mr);

@@ -133,8 +133,11 @@ int scif__ep_window_get(struct scif_ep *ep, uint64_t off, uint64_t len,
 
 	if (off + len < off)
 		return -ENXIO;
-	w = scif__window_find(ep, off, len ? len : 1);
-	if (!w)
+	for (w = ep->windows; w && w->offset <= off; w = w->next)
+		if (w->ready && off - w->offset < w->len &&
+		    (len ? len : 1) <= w->len - (off - w->offset))
+			break;
+	if (!w || w->offset > off)
 		return -ENXIO;
 	if ((w->prot & prot) != prot)
 		return -EACCES;
@@ -450,6 +453,8 @@ int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t mlen)
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
+	n->rmr.offset = off;
+	n->rmr.len = len;
 	ret = ep->ops->rmr_import(ep, (const char *)p + sizeof(*m), bloblen,
 				  len, &n->rmr);
 	if (ret) {
@@ -457,7 +462,6 @@ int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t mlen)
 		free(n);
 		return ret;
 	}
-	n->rmr.len = len;
 	n->offset = off;
 	n->len = len;
 	n->prot = (int)le32toh(m->prot);
