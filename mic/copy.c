@@ -103,6 +103,11 @@ static int copy_same(struct xfer *x)
 	return rc ? rc : tail_copy(x, head + body);
 }
 
+static size_t chunk(size_t left)
+{
+	return left < MIC_BOUNCE ? left : MIC_BOUNCE;
+}
+
 /* Wait until bounce buffer b is no longer read or written by the engine. */
 static int bounce_free(struct mic_chan *ch, int b)
 {
@@ -125,8 +130,7 @@ static int copy_bounce_in(struct xfer *x)
 	}
 	cpu_copy(ch, x->d, x->s, head, 0);
 	for (off = head; off < head + body; off += n, b ^= 1) {
-		n = head + body - off;
-		n = n < MIC_BOUNCE ? n : MIC_BOUNCE;
+		n = chunk(head + body - off);
 		rc = bounce_free(ch, b);
 		if (rc)
 			return rc;
@@ -171,8 +175,7 @@ static int copy_bounce_out(struct xfer *x)
 	}
 	cpu_copy(ch, x->d, x->s, head, 0);
 	for (off = head; off < head + body; off += n, b ^= 1) {
-		n = head + body - off;
-		n = n < MIC_BOUNCE ? n : MIC_BOUNCE;
+		n = chunk(head + body - off);
 		rc = bounce_free(ch, b);
 		if (!rc)
 			rc = mic__dma(ch, ch->bounce_card[b], x->sa + off, n);

@@ -3,7 +3,8 @@
  * mic_bench: the x100 DMA driver against the engine model.  The model is
  * software (memmove), so this measures the driver's overhead per copy and
  * per descriptor, not a card.  For each size: synchronous copies (one at a
- * time) and pipelined copies (wait every 32), host to card, both aligned.
+ * time) and pipelined copies (wait every 32), host to card, both aligned;
+ * each point is the best of three runs.
  *
  *   mic_bench [seconds per point, default 0.3]
  */
@@ -22,8 +23,8 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int run(struct mic_chan *ch, void *d, void *s, size_t len, int depth,
-	       double secs, double *rate)
+static int run1(struct mic_chan *ch, void *d, void *s, size_t len, int depth,
+		double secs, double *rate)
 {
 	double t0 = now_s(), t;
 	uint64_t n = 0, ck;
@@ -40,6 +41,24 @@ static int run(struct mic_chan *ch, void *d, void *s, size_t len, int depth,
 	rc = mic_chan_wait(ch, ck);
 	*rate = (double)n / (now_s() - t0);
 	return rc;
+}
+
+/* Best of three: the machine may be shared. */
+static int run(struct mic_chan *ch, void *d, void *s, size_t len, int depth,
+	       double secs, double *rate)
+{
+	double r;
+	int i, rc;
+
+	*rate = 0;
+	for (i = 0; i < 3; i++) {
+		rc = run1(ch, d, s, len, depth, secs / 3, &r);
+		if (rc)
+			return rc;
+		if (r > *rate)
+			*rate = r;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
