@@ -34,10 +34,16 @@ static int nabandoned;
  * loaded at run time, or a test's fake) before the library initialises. */
 static const struct scif_provider_ops *providers[SCIF_MAX_PROVIDERS * 2] = {
 	&scif_shm_ops,
-	&scif_verbs_ops,
 	&scif_tcp_ops,
+#ifndef SCIF_DL_PROVIDERS
+	&scif_verbs_ops, /* the static library links it in */
+#endif
 };
+#ifndef SCIF_DL_PROVIDERS
 static size_t nregistry = 3;
+#else
+static size_t nregistry = 2; /* and what scif__plugins_load() adds */
+#endif
 #define NREGISTRY (sizeof(providers) / sizeof(providers[0]))
 
 int scif__provider_add(const struct scif_provider_ops *ops)
@@ -331,9 +337,15 @@ static int select_providers(struct scif_lib *lib)
 			e = strchrnul(s, ',');
 			p = registry_find(s, (size_t)(e - s));
 			if (!p) {
+				const char *why =
+					scif__plugin_why(s, (size_t)(e - s));
+
 				scif_err("SCIF_PROVIDER=%s: no provider "
-					 "named '%.*s'",
-					 want, (int)(e - s), s);
+					 "named '%.*s'%s%s",
+					 want, (int)(e - s), s,
+					 why ? ": it could not be loaded: " :
+					       "",
+					 why ? why : "");
 				return -ENODEV;
 			}
 			for (j = 0; j < n && order[j] != p; j++)
@@ -451,6 +463,7 @@ static void lib_init(void)
 	ret = scif__progress_start(&lib->progress);
 	if (ret)
 		goto err_ports;
+	scif__plugins_load();
 	ret = select_providers(lib);
 	if (ret)
 		goto err_progress;

@@ -257,6 +257,11 @@ int scif__wait_reply(struct scif_ep *ep, uint32_t id);
 int scif__wait_seq(struct scif_ep *ep, uint64_t seq);
 #define SCIF_CTRL_ID_MASK ((1u << 30) - 1)
 
+/* plugin.c: load the run-time providers into the registry (once per
+ * process); why the one named name (len bytes) did not load, or NULL. */
+void scif__plugins_load(void);
+const char *scif__plugin_why(const char *name, size_t len);
+
 /* Library instance; NULL with errno set when initialisation failed. */
 struct scif_lib *scif__lib(void);
 /* Look up a descriptor and take a reference: -EBADF/-ENOTTY otherwise

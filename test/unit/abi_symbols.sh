@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The shared library exports exactly the MPSS API, versioned SCIF_0.0, under
-# the soname libscif.so.0.  Usage: abi_symbols.sh LIBSCIF_SO MAP_FILE
+# the soname libscif.so.0; besides it only the core's internal interface for
+# run-time providers (scif__*, versioned SCIF_PRIVATE_0); and it links no
+# transport library (rdma-core is the verbs plugin's).
+# Usage: abi_symbols.sh LIBSCIF_SO MAP_FILE
 set -euo pipefail
 lib=$1 map=$2
 fail=0
@@ -11,10 +14,23 @@ if [ "$soname" != libscif.so.0 ]; then
     fail=1
 fi
 # what the version script promises
-want=$(sed -n '/global:/,/local:/p' "$map" | tr ' ;\t' '\n\n\n' | grep '^scif_' | sort)
+want=$(sed -n '/^SCIF_0\.0 {/,/^}/p' "$map" | sed -n '/global:/,/local:/p' |
+    tr ' ;\t' '\n\n\n' | grep '^scif_' | sort)
 # what the library defines and exports (functions and objects)
-have=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRVW]/ { print $3 }' |
-    grep -v '^SCIF_0\.0$' | sort)
+all=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRVW]/ { print $3 }' |
+    grep -v '^SCIF_0\.0$\|^SCIF_PRIVATE_0$' | sort)
+have=$(echo "$all" | grep -v '@@SCIF_PRIVATE_0$' || true)
+private=$(echo "$all" | grep '@@SCIF_PRIVATE_0$' || true)
+if echo "$private" | grep -qv '^scif__'; then
+    echo "abi: private symbols outside scif__*:"
+    echo "$private" | grep -v '^scif__'
+    fail=1
+fi
+needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+if echo "$needed" | grep -q 'ibverbs\|rdmacm'; then
+    echo "abi: libscif.so.0 links rdma-core: $needed"
+    fail=1
+fi
 if [ "$(echo "$want" | wc -l)" -lt 26 ]; then
     echo "abi: the map lists too few symbols"
     fail=1
@@ -31,5 +47,5 @@ if [ -n "$missing" ]; then
     echo "$missing"
     fail=1
 fi
-[ $fail -eq 0 ] && echo "abi: soname libscif.so.0, $(echo "$have" | wc -l) symbols, all SCIF_0.0: ok"
+[ $fail -eq 0 ] && echo "abi: soname libscif.so.0, $(echo "$have" | wc -l) symbols, all SCIF_0.0, $(echo "$private" | wc -l) private, needs: $(echo $needed): ok"
 exit $fail
