@@ -2,13 +2,20 @@
 /*
  * The verbs provider: SCIF over RDMA (InfiniBand, RoCE, iWARP-free).
  *
- *  - librdmacm resolves node addresses and connects.  SCIF ports belong to
+ *  - librdmacm resolves node addresses and carries the connection handshake
+ *    (REQ, REP, RTU, DREQ) and nothing else.  SCIF ports belong to
  *    the core, which reserves them node-wide; a listener is an rdma_cm
  *    listener of the TCP port space on its SCIF port, and an outgoing
  *    connection binds its cm_id to the endpoint's own SCIF port, so it never
  *    takes an rdma_cm port a listener may want.
  *  - Every connected endpoint owns one RC QP, one CQ and one completion
- *    channel; the channel's fd is watched by the progress thread.
+ *    channel; the channel's fd is watched by the progress thread.  They and
+ *    every registration live on device contexts the provider opens itself
+ *    (verbs_dev), never on the one librdmacm caches per device for the
+ *    whole process: after a fork() that one belongs to the parent, and the
+ *    kernel refuses the child's commands on it.  So rdma_cm never creates
+ *    or moves the QP: verbs_ep.c takes it through INIT, RTR and RTS with
+ *    the attributes rdma_init_qp_attr gives.
  *  - The byte stream and the core's control messages travel in SEND
  *    messages into pre-posted receive buffers, with two credit pools (data,
  *    control; see verbs_msg.c): each side may have at most as many messages
@@ -65,9 +72,12 @@ enum verbs_ctx_kind {
 
 struct scif_regcache;
 
+/* A device as we use it: our own context and protection domain on the
+ * device behind rdma_cm's context cm_verbs. */
 struct verbs_dev {
 	struct verbs_dev *next;
-	struct ibv_context *verbs;
+	struct ibv_context *cm_verbs; /* rdma_cm's (lookup key only) */
+	struct ibv_context *verbs;    /* ours, opened by this process */
 	struct ibv_pd *pd;
 	int max_rd_atom;
 	struct scif_regcache *rc; /* SCIF_RMA_USECACHE registrations */
@@ -117,6 +127,7 @@ struct verbs_conn {
 	struct scif_ep *ep; /* holds a reference */
 	struct rdma_cm_id *id;
 	struct verbs_dev *dev;
+	struct ibv_qp *qp; /* on dev->verbs; rdma_cm's id->qp stays NULL */
 	struct ibv_comp_channel *cc;
 	int cc_handle;
 	struct ibv_cq *cq;
@@ -174,6 +185,7 @@ struct verbs_dev *verbs_dev_get(struct verbs_prov *vp,
 int verbs_errno(int fallback);
 
 /* verbs_ep.c */
+int verbs_qp_move(struct verbs_conn *c, enum ibv_qp_state state);
 void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev);
 void verbs_conn_destroy(struct verbs_conn *c);
 void verbs_conn_fill_pd(struct verbs_prov *vp, struct verbs_conn_pd *pd,

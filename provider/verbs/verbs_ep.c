@@ -2,21 +2,31 @@
 /*
  * Verbs listeners, endpoints and connections.
  *
+ * rdma_cm resolves addresses and carries the handshake (REQ, REP, RTU,
+ * DREQ); it never sees our QP, which lives on our own device context (see
+ * verbs_dev_get), so each side moves it through its states by hand with
+ * the attributes rdma_init_qp_attr gives (verbs_qp_move).  rdma_cm then
+ * reports the REP as CONNECT_RESPONSE, not ESTABLISHED.
+ *
  * Active side:
  * 1) scif_connect: a new cm_id, bound to our address at the endpoint's own
  *    SCIF port, resolves the node's address (ADDR_RESOLVED), then the route
  *    (ROUTE_RESOLVED);
- * 2) on ROUTE_RESOLVED the QP, CQ and rings are built and receives posted,
- *    then rdma_connect sends our (node, port, ring shape) in the REQ;
- * 3) ESTABLISHED carries the acceptor's ring shape in the REP: credits are
- *    set and the endpoint becomes connected.
+ * 2) on ROUTE_RESOLVED the QP (ibv_create_qp on our context), CQ and rings
+ *    are built, the QP moved to INIT and receives posted, then rdma_connect
+ *    sends the QP number and our (node, port, ring shape) in the REQ;
+ * 3) CONNECT_RESPONSE carries the acceptor's ring shape in the REP: the QP
+ *    goes to INIT again (now with the CM's access flags), RTR and RTS, rdma_establish sends the RTU, credits are set and
+ *    the endpoint becomes connected.
  * Passive side:
  * 1) CONNECT_REQUEST on a listener's id: the request is checked and handed
  *    to the core's backlog (scif__ep_conn_request), or rejected (full
  *    backlog, closing listener, garbage);
- * 2) scif_accept: ep_accept on the new endpoint gives the child id its QP
- *    and rings, rdma_accept answers;
- * 3) ESTABLISHED completes the accept.
+ * 2) scif_accept: ep_accept on the new endpoint builds the QP and rings for
+ *    the child id, moves the QP to INIT (receives posted), RTR and RTS (as
+ *    librdmacm's own rdma_accept does: the kernel gives RTS attributes once
+ *    the REQ is in), and rdma_accept answers with the QP number;
+ * 3) ESTABLISHED (the RTU) completes the accept.
  * Either side: DISCONNECTED (the peer closed, or its process died and the
  * kernel tore its ids down) marks the endpoint disconnected at once.
  *
@@ -71,6 +81,58 @@ int verbs_parse_pd(const void *data, uint8_t len, struct verbs_conn_pd *out)
 	/* the peer's messages must hold every core control message */
 	if (out->depth < 2 || out->cdepth < 2 || out->msg_size < VERBS_MSG_MIN)
 		return -EPROTO;
+	return 0;
+}
+
+/*
+ * Move c's QP to state with the attributes the kernel's CM computes for
+ * c->id (what librdmacm does for a QP it owns: ucma_modify_qp_rtr/_rts).
+ * On the passive side the responder resources are ours, as sent in the REP
+ * (conn_param), and the initiator depth ours bounded by the requester's
+ * responder resources (the kernel's value before our REP).
+ */
+int verbs_qp_move(struct verbs_conn *c, enum ibv_qp_state state)
+{
+	struct ibv_qp_attr attr;
+	struct ibv_port_attr port;
+	int mask, ret;
+
+	/* INIT again first: an active QP went to INIT before the CM had a
+	 * connection, with no remote access at all; the CM's INIT attributes
+	 * now carry the access flags (remote write, and read when the peer
+	 * takes RDMA READs), as librdmacm's ucma_modify_qp_rtr does. */
+	if (state == IBV_QPS_RTR) {
+		ret = verbs_qp_move(c, IBV_QPS_INIT);
+		if (ret)
+			return ret;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = state;
+	if (state == IBV_QPS_ERR) {
+		mask = IBV_QP_STATE;
+	} else if (rdma_init_qp_attr(c->id, &attr, &mask)) {
+		ret = verbs_errno(-EIO);
+		scif_err("rdma_init_qp_attr (QP state %d): %s", state,
+			 strerror(-ret));
+		return ret;
+	}
+	if (state == IBV_QPS_RTR) {
+		/* librdmacm's workaround of an rdma_ucm bug: the RoCE bits of
+		 * the mask are not for InfiniBand ports */
+		if (!ibv_query_port(c->dev->verbs, c->id->port_num, &port) &&
+		    port.link_layer == IBV_LINK_LAYER_INFINIBAND)
+			mask &= ~0xe00000;
+		if (!c->active)
+			attr.max_dest_rd_atomic = (uint8_t)c->dev->max_rd_atom;
+	}
+	if (state == IBV_QPS_RTS && !c->active &&
+	    attr.max_rd_atomic > c->dev->max_rd_atom)
+		attr.max_rd_atomic = (uint8_t)c->dev->max_rd_atom;
+	ret = ibv_modify_qp(c->qp, &attr, mask);
+	if (ret) {
+		scif_err("ibv_modify_qp to state %d: %s", state, strerror(ret));
+		return -ret;
+	}
 	return 0;
 }
 
@@ -226,8 +288,9 @@ int verbs_ep_connect(struct scif_ep *ep, const struct scif_node *dst,
 	return 0;
 }
 
-/* What rdma_connect and rdma_accept send: our (node, port, ring shape) and
- * the RDMA READ depth (retry_count only matters to the connecting side). */
+/* What rdma_connect and rdma_accept send: our QP number, our (node, port,
+ * ring shape) and the RDMA READ depth (retry_count only matters to the
+ * connecting side). */
 static void conn_param(struct verbs_conn *c, struct rdma_conn_param *param,
 		       struct verbs_conn_pd *pd)
 {
@@ -239,9 +302,11 @@ static void conn_param(struct verbs_conn *c, struct rdma_conn_param *param,
 	param->initiator_depth = (uint8_t)c->dev->max_rd_atom;
 	param->retry_count = 7;
 	param->rnr_retry_count = 7;
+	param->qp_num = c->qp->qp_num; /* rdma_cm knows no QP of the id */
 }
 
-/* Answer the request of c's child id with our ring shape. */
+/* Answer the request of c's child id (c's QP is in RTS) with our ring
+ * shape. */
 static int conn_answer(struct verbs_conn *c)
 {
 	struct rdma_conn_param param;
@@ -279,7 +344,11 @@ int verbs_ep_accept(struct scif_conn_req *req, struct scif_ep *newep)
 	c->peer_cdepth = p->cdepth;
 	c->credits = p->depth;
 	c->ccredits = p->cdepth;
-	ret = verbs_conn_setup(c);
+	ret = verbs_conn_setup(c); /* QP in INIT, receives posted */
+	if (!ret)
+		ret = verbs_qp_move(c, IBV_QPS_RTR);
+	if (!ret)
+		ret = verbs_qp_move(c, IBV_QPS_RTS);
 	if (ret) {
 		/* (typically the requester is gone) c owns the id and what
 		 * setup created of the QP, CQ and channel: release it all */
@@ -314,11 +383,14 @@ void verbs_conn_destroy(struct verbs_conn *c)
 {
 	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
 
-	if (c->established)
+	if (c->established) {
+		/* what rdma_disconnect does to a QP of its own */
+		verbs_qp_move(c, IBV_QPS_ERR);
 		rdma_disconnect(c->id); /* the peer hears of it now */
+	}
 	scif__progress_del(pg, c->cc_handle);
-	if (c->id && c->id->qp)
-		rdma_destroy_qp(c->id);
+	if (c->qp)
+		ibv_destroy_qp(c->qp);
 	if (c->cq)
 		ibv_destroy_cq(c->cq);
 	if (c->cc)
@@ -497,6 +569,32 @@ static struct verbs_conn *on_established(struct verbs_conn *c,
 	return NULL;
 }
 
+/* [ep locked] The REP: the QP goes to RTR and RTS and the RTU is sent
+ * (what librdmacm does itself for an id with a QP, and then reports as
+ * ESTABLISHED).  Returns a connection to destroy after the ack, if any. */
+static struct verbs_conn *on_connect_response(struct verbs_conn *c,
+					      struct rdma_cm_event *ev)
+{
+	int ret;
+
+	if (!c->active)
+		return NULL;
+	ret = verbs_qp_move(c, IBV_QPS_RTR);
+	if (!ret)
+		ret = verbs_qp_move(c, IBV_QPS_RTS);
+	if (!ret && rdma_establish(c->id)) {
+		ret = verbs_errno(-ECONNREFUSED);
+		scif_err("rdma_establish: %m");
+	}
+	if (ret) {
+		/* destroying the id rejects the REP */
+		verbs_qp_move(c, IBV_QPS_ERR);
+		c->dead = true;
+		return conn_fail(c, -ECONNREFUSED);
+	}
+	return on_established(c, ev);
+}
+
 static int on_route_resolved(struct verbs_conn *c)
 {
 	struct rdma_conn_param param;
@@ -557,7 +655,10 @@ void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev)
 		if (ret)
 			dead = conn_fail(c, ret);
 		break;
-	case RDMA_CM_EVENT_ESTABLISHED:
+	case RDMA_CM_EVENT_CONNECT_RESPONSE: /* active side */
+		dead = on_connect_response(c, ev);
+		break;
+	case RDMA_CM_EVENT_ESTABLISHED: /* passive side */
 		dead = on_established(c, ev);
 		break;
 	case RDMA_CM_EVENT_DISCONNECTED:

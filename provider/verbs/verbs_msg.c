@@ -40,7 +40,7 @@ static int post_recv(struct verbs_conn *c, uint32_t idx)
 	};
 	struct ibv_recv_wr wr = { .wr_id = idx, .sg_list = &sge, .num_sge = 1 };
 	struct ibv_recv_wr *bad;
-	int ret = ibv_post_recv(c->id->qp, &wr, &bad);
+	int ret = ibv_post_recv(c->qp, &wr, &bad);
 
 	if (ret && !c->dead)
 		scif_err("ibv_post_recv: %s", strerror(ret));
@@ -100,12 +100,12 @@ int verbs_conn_setup(struct verbs_conn *c)
 	rx_table_init(c);
 	c->rma_depth = vp->rma_depth;
 	c->max_piece = 1u << 30;
-	if (!ibv_query_device(c->id->verbs, &attr) && attr.max_qp_wr > 0 &&
+	if (!ibv_query_device(c->dev->verbs, &attr) && attr.max_qp_wr > 0 &&
 	    (uint32_t)attr.max_qp_wr < c->sdepth + c->rma_depth)
 		c->rma_depth = (uint32_t)attr.max_qp_wr > c->sdepth + 4 ?
 				       (uint32_t)attr.max_qp_wr - c->sdepth :
 				       4;
-	c->cc = ibv_create_comp_channel(c->id->verbs);
+	c->cc = ibv_create_comp_channel(c->dev->verbs);
 	if (!c->cc) {
 		ret = verbs_errno(-ENOMEM);
 		scif_err("ibv_create_comp_channel: %m");
@@ -113,7 +113,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	}
 	if (fcntl(c->cc->fd, F_SETFL, fcntl(c->cc->fd, F_GETFL) | O_NONBLOCK))
 		return -errno;
-	c->cq = ibv_create_cq(c->id->verbs,
+	c->cq = ibv_create_cq(c->dev->verbs,
 			      (int)(c->nrbuf + c->sdepth + c->rma_depth), c,
 			      c->cc, 0);
 	if (!c->cq) {
@@ -129,11 +129,17 @@ int verbs_conn_setup(struct verbs_conn *c)
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;
 	qa.cap.max_inline_data = 64; /* SCIF_SEG_IMM pieces go inline */
-	if (rdma_create_qp(c->id, c->dev->pd, &qa)) {
+	/* on our own context, not on id->verbs (see verbs_dev_get); INIT
+	 * before receives can be posted */
+	c->qp = ibv_create_qp(c->dev->pd, &qa);
+	if (!c->qp) {
 		ret = verbs_errno(-ENOMEM);
-		scif_err("rdma_create_qp: %m");
+		scif_err("ibv_create_qp: %m");
 		return ret;
 	}
+	ret = verbs_qp_move(c, IBV_QPS_INIT);
+	if (ret)
+		return ret;
 	ret = rings_setup(c);
 	if (ret)
 		return ret;
@@ -172,7 +178,7 @@ static int post_msg(struct verbs_conn *c, uint8_t type, const void *data,
 	scif__wire_encode(buf, &h);
 	if (len)
 		memcpy(buf + SCIF_WIRE_HDR_LEN, data, len);
-	ret = ibv_post_send(c->id->qp, &wr, &bad);
+	ret = ibv_post_send(c->qp, &wr, &bad);
 	if (ret) {
 		c->sfree[c->nsfree++] = idx;
 		scif_err("ibv_post_send: %s", strerror(ret));
@@ -295,6 +301,8 @@ static void conn_proto_error(struct verbs_conn *c)
 			scif__ep_peer_gone(c->ep, -ECONNRESET);
 	}
 	/* the peer hears of it now; fails harmlessly if not yet connected */
+	if (c->qp)
+		verbs_qp_move(c, IBV_QPS_ERR);
 	if (rdma_disconnect(c->id))
 		scif_info("rdma_disconnect: %m");
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Verbs provider instance: the rdma_cm event channel, the per-device
- * protection domains, node liveness probes and the ops table.
+ * Verbs provider instance: the rdma_cm event channel, the devices (our own
+ * contexts and protection domains), node liveness probes and the ops table.
  */
 #include "verbs.h"
 #include "../../libscif/regcache.h"
@@ -16,32 +16,76 @@ int verbs_errno(int fallback)
 	return errno ? -errno : fallback;
 }
 
-struct verbs_dev *verbs_dev_get(struct verbs_prov *vp,
-				struct ibv_context *verbs)
+/* Open our own context on the device behind rdma_cm's context cm: the
+ * same device, found by name in this process's device list. */
+static struct ibv_context *dev_open(struct ibv_context *cm)
+{
+	const char *name = ibv_get_device_name(cm->device);
+	struct ibv_context *ctx = NULL;
+	struct ibv_device **list;
+	int i, n = 0;
+
+	list = ibv_get_device_list(&n);
+	if (!list) {
+		scif_err("ibv_get_device_list: %m");
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		if (strcmp(ibv_get_device_name(list[i]), name))
+			continue;
+		ctx = ibv_open_device(list[i]);
+		if (!ctx)
+			scif_err("ibv_open_device %s: %m", name);
+		break;
+	}
+	if (i == n)
+		scif_err("device %s of rdma_cm is not in the device list", name);
+	ibv_free_device_list(list);
+	return ctx;
+}
+
+/*
+ * Our device (context, PD, registration cache) for the device of an id
+ * whose rdma_cm context is cm.  librdmacm opens one context per device for
+ * the whole process and keeps it across fork(): in a child it is the
+ * parent's, and the kernel refuses the child's commands on it.  So nothing
+ * of ours is created on it; we open the device ourselves, once per instance
+ * (a child's instance opens its own).
+ */
+struct verbs_dev *verbs_dev_get(struct verbs_prov *vp, struct ibv_context *cm)
 {
 	struct ibv_device_attr attr;
 	struct verbs_dev *d;
 
 	pthread_mutex_lock(&vp->dev_lock);
 	for (d = vp->devs; d; d = d->next)
-		if (d->verbs == verbs)
+		if (d->cm_verbs == cm)
 			goto out;
+	/* rdma_cm may have reopened the device: same name, same device */
+	for (d = vp->devs; d; d = d->next)
+		if (!strcmp(ibv_get_device_name(d->verbs->device),
+			    ibv_get_device_name(cm->device))) {
+			d->cm_verbs = cm;
+			goto out;
+		}
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		goto out;
-	d->verbs = verbs;
-	d->pd = ibv_alloc_pd(verbs);
+	d->cm_verbs = cm;
+	d->verbs = dev_open(cm);
+	if (!d->verbs)
+		goto err_free;
+	d->pd = ibv_alloc_pd(d->verbs);
 	if (!d->pd) {
 		scif_err("ibv_alloc_pd on %s: %m",
-			 ibv_get_device_name(verbs->device));
-		free(d);
-		d = NULL;
-		goto out;
+			 ibv_get_device_name(d->verbs->device));
+		ibv_close_device(d->verbs);
+		goto err_free;
 	}
 	/* RDMA READs in flight per QP: as many as the device allows (rdma_cm
 	 * carries it in 8 bits); high-latency links need a deep read pipe. */
 	d->max_rd_atom = 1;
-	if (!ibv_query_device(verbs, &attr)) {
+	if (!ibv_query_device(d->verbs, &attr)) {
 		int n = attr.max_qp_rd_atom < attr.max_qp_init_rd_atom ?
 				attr.max_qp_rd_atom :
 				attr.max_qp_init_rd_atom;
@@ -50,6 +94,13 @@ struct verbs_dev *verbs_dev_get(struct verbs_prov *vp,
 	}
 	d->next = vp->devs;
 	vp->devs = d;
+	scif_dbg("verbs: device %s opened",
+		 ibv_get_device_name(d->verbs->device));
+	goto out;
+
+err_free:
+	free(d);
+	d = NULL;
 out:
 	pthread_mutex_unlock(&vp->dev_lock);
 	return d;
@@ -162,6 +213,7 @@ static void verbs_fini(struct scif_prov *prov)
 		if (d->rc)
 			scif__regcache_destroy(d->rc);
 		ibv_dealloc_pd(d->pd);
+		ibv_close_device(d->verbs);
 		free(d);
 	}
 	rdma_destroy_event_channel(vp->ch);

@@ -250,7 +250,7 @@ static int post_piece(struct verbs_conn *c, const struct scif_rma_seg *s)
 		sge.addr = (uintptr_t)s->lmr->va + s->loff;
 		sge.lkey = m->lkey;
 	}
-	ret = ibv_post_send(c->id->qp, &wr, &bad);
+	ret = ibv_post_send(c->qp, &wr, &bad);
 	if (ret) {
 		scif_err("RDMA %s post: %s",
 			 s->op == SCIF_RMA_OP_READ ? "READ" : "WRITE",
