@@ -63,9 +63,9 @@ static int rings_setup(struct verbs_conn *c)
 	c->sfree = calloc(c->sdepth, sizeof(*c->sfree));
 	if (!c->rbuf || !c->sbuf || !c->rxq || !c->rxlen || !c->sfree)
 		return -ENOMEM;
-	c->rmr = ibv_reg_mr(c->dev->pd, c->rbuf, (size_t)c->nrbuf * c->rsize,
+	c->rmr = ibv_reg_mr(c->pd->pd, c->rbuf, (size_t)c->nrbuf * c->rsize,
 			    IBV_ACCESS_LOCAL_WRITE);
-	c->smr = ibv_reg_mr(c->dev->pd, c->sbuf, (size_t)c->sdepth * c->ssize,
+	c->smr = ibv_reg_mr(c->pd->pd, c->sbuf, (size_t)c->sdepth * c->ssize,
 			    IBV_ACCESS_LOCAL_WRITE);
 	if (!c->rmr || !c->smr) {
 		ret = verbs_errno(-ENOMEM);
@@ -92,6 +92,9 @@ int verbs_conn_setup(struct verbs_conn *c)
 
 	c->dev = verbs_dev_get(vp, c->id->verbs);
 	if (!c->dev)
+		return -ENOMEM;
+	c->pd = verbs_pd_new(vp, c->dev);
+	if (!c->pd)
 		return -ENOMEM;
 	c->rdepth = vp->depth;
 	c->cdepth = vp->cdepth;
@@ -132,7 +135,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	qa.cap.max_inline_data = 64; /* SCIF_SEG_IMM pieces go inline */
 	/* on our own context, not on id->verbs (see verbs_dev_get); INIT
 	 * before receives can be posted */
-	c->qp = ibv_create_qp(c->dev->pd, &qa);
+	c->qp = ibv_create_qp(c->pd->pd, &qa);
 	if (!c->qp) {
 		ret = verbs_errno(-ENOMEM);
 		scif_err("ibv_create_qp: %m");
