@@ -300,7 +300,7 @@ void scif__rma_quiesce(struct scif_ep *ep, long long deadline)
 	uint32_t id;
 
 	scif__ep_lock(ep);
-	if (!ep->windows || ep->rma_err || ep->state != SCIF_EP_CLOSING)
+	if (scif_rtree_empty(&ep->windows) || ep->rma_err || ep->state != SCIF_EP_CLOSING)
 		goto out;
 	ep->conn_err = 0; /* set by the upcall if the peer goes meanwhile */
 	id = scif__ctrl_new_id(ep);

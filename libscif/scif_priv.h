@@ -14,6 +14,7 @@
 #include "nodemap.h"
 #include "ports.h"
 #include "progress.h"
+#include "rtree.h"
 #include "scif_provider.h"
 #include "scif.h"
 
@@ -52,7 +53,8 @@ const char *scif__ep_state_name(enum scif_ep_state state);
 
 /* A window of our registered address space (window.c). */
 struct scif_window {
-	struct scif_window *next; /* sorted by offset */
+	struct scif_rnode node;	  /* in ep->windows, by offset */
+	struct scif_window *next; /* on ep->dying, or being released */
 	uint64_t offset, len;
 	void *addr;	   /* CPU address, or NULL (no CPU mapping) */
 	int prot;
@@ -67,7 +69,7 @@ struct scif_window {
 
 /* A window of the peer's registered address space, as it announced it. */
 struct scif_rwindow {
-	struct scif_rwindow *next; /* sorted by offset */
+	struct scif_rnode node; /* in ep->rwindows, by offset */
 	uint64_t offset, len;
 	int prot;
 	struct scif_rmr rmr;
@@ -184,8 +186,9 @@ struct scif_ep {
 	void *lctx[SCIF_MAX_PROVIDERS];
 
 	/* Registered memory and RMA (window.c, rma.c, fence.c). */
-	struct scif_window *windows;
-	struct scif_rwindow *rwindows;
+	struct scif_rtree windows;  /* ours, including hidden ones */
+	struct scif_rtree rwindows; /* the peer's */
+	struct scif_window *dying;  /* ours hidden by scif_unregister */
 	struct scif_prov_attr attr; /* the provider's, once connected */
 	uint64_t rma_seq;      /* last request we issued */
 	uint64_t rma_done_seq; /* every request <= this has completed */

@@ -37,82 +37,45 @@ static uint64_t page_size(void)
 	return (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* ---- window tables ---- */
+/* ---- window tables (rtree.h: an ordered index by offset) ---- */
+
+static struct scif_window *win_of(struct scif_rnode *n)
+{
+	return n ? scif_rnode_entry(n, struct scif_window, node) : NULL;
+}
+
+static struct scif_rwindow *rwin_of(struct scif_rnode *n)
+{
+	return n ? scif_rnode_entry(n, struct scif_rwindow, node) : NULL;
+}
 
 struct scif_window *scif__window_find(struct scif_ep *ep, uint64_t off,
 				      uint64_t len)
 {
-	struct scif_window *w;
+	struct scif_window *w = win_of(scif_rtree_find(&ep->windows, off));
 
-	for (w = ep->windows; w && w->offset <= off; w = w->next)
-		if (w->ready && !w->dying && off - w->offset < w->len &&
-		    len <= w->len - (off - w->offset))
-			return w;
+	if (w && w->ready && !w->dying && len <= w->len - (off - w->offset))
+		return w;
 	return NULL;
 }
 
 struct scif_rwindow *scif__rwindow_find(struct scif_ep *ep, uint64_t off,
 					uint64_t len)
 {
-	struct scif_rwindow *w;
+	struct scif_rwindow *w = rwin_of(scif_rtree_find(&ep->rwindows, off));
 
-	for (w = ep->rwindows; w && w->offset <= off; w = w->next)
-		if (off - w->offset < w->len &&
-		    len <= w->len - (off - w->offset))
-			return w;
+	if (w && len <= w->len - (off - w->offset))
+		return w;
 	return NULL;
 }
 
-static bool range_busy(struct scif_ep *ep, uint64_t off, uint64_t len)
+/* Reserves the window's range (window_place checked it is free). */
+static int window_insert(struct scif_ep *ep, struct scif_window *n)
 {
-	struct scif_window *w;
-
-	for (w = ep->windows; w; w = w->next)
-		if (w->offset < off + len && off < w->offset + w->len)
-			return true;
-	return false;
+	n->node.start = n->offset;
+	n->node.end = n->offset + n->len;
+	return scif_rtree_insert(&ep->windows, &n->node);
 }
-
-/* Lowest free range of len bytes at or above start. */
-static int choose_offset(struct scif_ep *ep, uint64_t start, uint64_t len,
-			 uint64_t *out)
-{
-	struct scif_window *w;
-	uint64_t cand = start;
-
-	for (w = ep->windows; w; w = w->next) {
-		if (w->offset + w->len <= cand)
-			continue;
-		if (w->offset >= cand + len)
-			break;
-		cand = w->offset + w->len;
-	}
-	if (cand > OFFSET_MAX - len)
-		return -EAGAIN;
-	*out = cand;
-	return 0;
-}
-
-static void window_insert(struct scif_ep *ep, struct scif_window *n)
-{
-	struct scif_window **pp = &ep->windows;
-
-	while (*pp && (*pp)->offset < n->offset)
-		pp = &(*pp)->next;
-	n->next = *pp;
-	*pp = n;
-}
-
-static void window_unlink(struct scif_ep *ep, struct scif_window *n)
-{
-	struct scif_window **pp = &ep->windows;
-
-	while (*pp && *pp != n)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = n->next;
-}
-
 
 /* [ep locked] A peer window leaves the table; it is freed with its last
  * reference (a queued remote fence signal may still hold one). */
@@ -133,11 +96,10 @@ int scif__ep_window_get(struct scif_ep *ep, uint64_t off, uint64_t len,
 
 	if (off + len < off)
 		return -ENXIO;
-	for (w = ep->windows; w && w->offset <= off; w = w->next)
-		if (w->ready && off - w->offset < w->len &&
-		    (len ? len : 1) <= w->len - (off - w->offset))
-			break;
-	if (!w || w->offset > off)
+	/* a dying window is still found: the peer checked its request
+	 * before it heard of the WIN_DEL */
+	w = win_of(scif_rtree_find(&ep->windows, off));
+	if (!w || !w->ready || (len ? len : 1) > w->len - (off - w->offset))
 		return -ENXIO;
 	if ((w->prot & prot) != prot)
 		return -EACCES;
@@ -149,16 +111,10 @@ int scif__ep_window_get(struct scif_ep *ep, uint64_t off, uint64_t len,
 
 void scif__ep_window_put(struct scif_ep *ep, const struct scif_mr *mr)
 {
-	struct scif_window *w;
+	struct scif_window *w = scif_rnode_entry(mr, struct scif_window, mr);
 
-	for (w = ep->windows; w; w = w->next) {
-		if (&w->mr != mr)
-			continue;
-		if (--w->refs == 0 && w->dying)
-			scif__ep_wake(ep); /* an unregister waits for it */
-		return;
-	}
-	scif_err("window_put of a registration that is no window");
+	if (--w->refs == 0 && w->dying)
+		scif__ep_wake(ep); /* an unregister waits for it */
 }
 
 /* ---- register / unregister ---- */
@@ -191,17 +147,19 @@ static int window_place(struct scif_ep *ep, uint64_t len, off_t offset,
 
 	if (map_flags & SCIF_MAP_FIXED) {
 		*po = (uint64_t)offset;
-		return range_busy(ep, *po, len) ? -EADDRINUSE : 0;
+		return scif_rtree_busy(&ep->windows, *po, len) ? -EADDRINUSE :
+								 0;
 	}
 	/* As MPSS: the hint when that range is free, else the lowest free
 	 * range from VA_GEN_MIN up, else from 0 up. */
-	if (offset > 0 && hint <= OFFSET_MAX - len && !range_busy(ep, hint, len)) {
+	if (offset > 0 && hint <= OFFSET_MAX - len &&
+	    !scif_rtree_busy(&ep->windows, hint, len)) {
 		*po = hint;
 		return 0;
 	}
-	ret = choose_offset(ep, AUTO_BASE, len, po);
+	ret = scif_rtree_fit(&ep->windows, AUTO_BASE, len, OFFSET_MAX, po);
 	if (ret)
-		ret = choose_offset(ep, 0, len, po);
+		ret = scif_rtree_fit(&ep->windows, 0, len, OFFSET_MAX, po);
 	return ret;
 }
 
@@ -258,7 +216,13 @@ int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 		       ((prot & SCIF_PROT_WRITE) ?
 				SCIF_ACC_REMOTE_WRITE | SCIF_ACC_LOCAL_WRITE :
 				0);
-	window_insert(ep, w); /* reserves the range while we register */
+	ret = window_insert(ep, w); /* reserves the range while we register */
+	if (ret) {
+		scif_err("window 0x%llx overlaps another",
+			 (unsigned long long)po);
+		free(w);
+		goto out;
+	}
 	scif__ep_unlock(ep);
 	/* Pinning many pages takes a while: not under the endpoint lock. */
 	ret = ep->ops->mr_reg(ep, mem, &w->mr);
@@ -276,7 +240,7 @@ int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 			ep->ops->mr_dereg(ep, &w->mr);
 	}
 	if (ret) {
-		window_unlink(ep, w);
+		scif_rtree_erase(&ep->windows, &w->node);
 		free(w);
 		goto out;
 	}
@@ -313,14 +277,15 @@ SCIF_EXPORT off_t scif_register(scif_epd_t epd, void *addr, size_t len,
  */
 void scif__windows_release(struct scif_ep *ep, uint32_t del_id)
 {
-	struct scif_window **pp = &ep->windows, *w, *gone = NULL;
+	struct scif_window **pp = &ep->dying, *w, *gone = NULL;
 
 	while ((w = *pp)) {
-		if (!w->dying || w->refs || (del_id && w->del_id != del_id)) {
+		if (w->refs || (del_id && w->del_id != del_id)) {
 			pp = &w->next;
 			continue;
 		}
 		*pp = w->next;
+		scif_rtree_erase(&ep->windows, &w->node);
 		w->next = gone;
 		gone = w;
 	}
@@ -341,12 +306,14 @@ void scif__windows_release(struct scif_ep *ep, uint32_t del_id)
  * 2) and the windows must cover it without holes. */
 static int unregister_check(struct scif_ep *ep, uint64_t off, uint64_t len)
 {
-	struct scif_window *w;
+	struct scif_rnode *n;
 	uint64_t covered = 0;
 
-	for (w = ep->windows; w; w = w->next) {
-		if (!w->ready || w->dying || w->offset >= off + len ||
-		    w->offset + w->len <= off)
+	scif_rtree_for_range(&ep->windows, n, off, len)
+	{
+		struct scif_window *w = win_of(n);
+
+		if (!w->ready || w->dying)
 			continue;
 		if (w->offset < off || w->offset + w->len > off + len)
 			return -EINVAL;
@@ -361,13 +328,17 @@ static int unregister_check(struct scif_ep *ep, uint64_t off, uint64_t len)
 static uint64_t windows_hide(struct scif_ep *ep, uint64_t off, uint64_t len,
 			     uint32_t id)
 {
-	struct scif_window *w;
+	struct scif_rnode *n;
 	uint64_t last = 0;
 
-	for (w = ep->windows; w; w = w->next) {
-		if (!w->ready || w->dying || w->offset < off ||
-		    w->offset >= off + len)
+	scif_rtree_for_range(&ep->windows, n, off, len)
+	{
+		struct scif_window *w = win_of(n);
+
+		if (!w->ready || w->dying || w->offset < off)
 			continue;
+		w->next = ep->dying;
+		ep->dying = w;
 		w->dying = true;
 		w->del_id = id;
 		if (w->last_seq > last)
@@ -380,7 +351,7 @@ SCIF_EXPORT int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 {
 	uint64_t off = (uint64_t)offset, ps = page_size(), last;
 	struct scif_wire_win_del m;
-	struct scif_window *w;
+	struct scif_rnode *n;
 	struct scif_ep *ep;
 	uint32_t id;
 	int ret = scif__ep_lookup(epd, &ep);
@@ -410,8 +381,12 @@ SCIF_EXPORT int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 	for (;;) {
 		bool busy = false;
 
-		for (w = ep->windows; w; w = w->next)
+		scif_rtree_for_range(&ep->windows, n, off, len)
+		{
+			struct scif_window *w = win_of(n);
+
 			busy |= w->dying && w->del_id == id && w->refs;
+		}
 		if (!busy || ep->state != SCIF_EP_CONNECTED)
 			break;
 		scif__ep_wait(ep, -1);
@@ -432,7 +407,7 @@ int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t mlen)
 	const struct scif_wire_win_add *m = p;
 	uint64_t off = le64toh(m->offset), len = le64toh(m->len);
 	uint32_t bloblen = le32toh(m->bloblen);
-	struct scif_rwindow *n, **pp, *prev = NULL;
+	struct scif_rwindow *n;
 	int ret;
 
 	if (!len || off + len < off || bloblen > SCIF_BLOB_MAX ||
@@ -442,11 +417,7 @@ int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t mlen)
 			 bloblen);
 		return -EPROTO;
 	}
-	for (pp = &ep->rwindows; *pp && (*pp)->offset < off;
-	     prev = *pp, pp = &(*pp)->next)
-		;
-	if ((*pp && (*pp)->offset < off + len) ||
-	    (prev && prev->offset + prev->len > off)) {
+	if (scif_rtree_busy(&ep->rwindows, off, len)) {
 		scif_err("peer announced an overlapping window");
 		return -EPROTO;
 	}
@@ -466,9 +437,9 @@ int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t mlen)
 	n->len = len;
 	n->prot = (int)le32toh(m->prot);
 	n->refs = 1;
-	n->next = *pp;
-	*pp = n;
-	return 0;
+	n->node.start = off;
+	n->node.end = off + len;
+	return scif_rtree_insert(&ep->rwindows, &n->node); /* free: checked */
 }
 
 int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t mlen)
@@ -479,7 +450,7 @@ int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t mlen)
 				     .send_type = SCIF_WIRE_WIN_DEL_ACK,
 				     .send_id = le32toh(m->id),
 				     .after_remote = true };
-	struct scif_rwindow **pp = &ep->rwindows, *w;
+	struct scif_rnode *n, *nx;
 	struct scif_rma_action *q;
 
 	(void)mlen;
@@ -499,15 +470,17 @@ int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t mlen)
 			  (unsigned long long)q->roff);
 		q->remote = 0;
 	}
-	while ((w = *pp)) {
-		if (w->offset >= off && w->offset + w->len <= off + len) {
-			if (w->last_seq > last)
-				last = w->last_seq;
-			*pp = w->next;
-			scif__rwindow_put(ep, w);
+	for (n = scif_rtree_first_after(&ep->rwindows, off);
+	     n && scif_rnode_meets(n, off, len); n = nx) {
+		struct scif_rwindow *w = rwin_of(n);
+
+		nx = scif_rtree_next(n); /* stays in the tree: still valid */
+		if (w->offset < off || w->len > len - (w->offset - off))
 			continue;
-		}
-		pp = &w->next;
+		if (w->last_seq > last)
+			last = w->last_seq;
+		scif_rtree_erase(&ep->rwindows, n);
+		scif__rwindow_put(ep, w);
 	}
 	/* Acknowledge once our RMAs that used them have completed. */
 	a.seq = last;
@@ -518,15 +491,20 @@ int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t mlen)
  * (a window still being registered is its scif_register's to undo). */
 void scif__windows_close(struct scif_ep *ep)
 {
-	struct scif_rwindow *rw;
-	struct scif_window *w;
+	struct scif_rnode *n;
 
-	for (w = ep->windows; w; w = w->next)
-		if (w->ready)
-			w->dying = true;
+	for (n = scif_rtree_first(&ep->windows); n; n = scif_rtree_next(n)) {
+		struct scif_window *w = win_of(n);
+
+		if (!w->ready || w->dying)
+			continue;
+		w->dying = true;
+		w->next = ep->dying;
+		ep->dying = w;
+	}
 	scif__windows_release(ep, 0);
-	while ((rw = ep->rwindows)) {
-		ep->rwindows = rw->next;
-		scif__rwindow_put(ep, rw);
+	while ((n = ep->rwindows.root)) {
+		scif_rtree_erase(&ep->rwindows, n);
+		scif__rwindow_put(ep, rwin_of(n));
 	}
 }

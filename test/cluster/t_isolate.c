@@ -192,13 +192,15 @@ static void raw_close(struct raw *r)
 /* The remote key and address V's library imported for the window. */
 static void leaked_key(scif_epd_t v, uint32_t *rkey, uint64_t *addr)
 {
+	struct scif_rwindow *rw;
 	struct scif_ep *ep;
 
 	TC_CHECK(!scif__ep_lookup(v, &ep), "lookup V");
 	scif__ep_lock(ep);
-	TC_CHECK(ep->rwindows && ep->rwindows->offset == 0, "V's window");
-	*rkey = (uint32_t)ep->rwindows->rmr.data[0];
-	*addr = ep->rwindows->rmr.data[1];
+	rw = scif__rwindow_find(ep, 0, 1);
+	TC_CHECK(rw && rw->offset == 0, "V's window");
+	*rkey = (uint32_t)rw->rmr.data[0];
+	*addr = rw->rmr.data[1];
 	scif__ep_unlock(ep);
 	scif__ep_put(ep);
 }
