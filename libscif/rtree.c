@@ -132,6 +132,8 @@ int scif_rtree_insert(struct scif_rtree *t, struct scif_rnode *n)
 
 void scif_rtree_erase(struct scif_rtree *t, struct scif_rnode *n)
 {
+	if (t->hint == n)
+		t->hint = NULL;
 	t->root = erase(t->root, n);
 	if (t->root)
 		t->root->p = NULL;
@@ -155,11 +157,17 @@ struct scif_rnode *scif_rtree_first_after(const struct scif_rtree *t,
 	return best;
 }
 
-struct scif_rnode *scif_rtree_find(const struct scif_rtree *t, uint64_t x)
+struct scif_rnode *scif_rtree_find(struct scif_rtree *t, uint64_t x)
 {
-	struct scif_rnode *n = scif_rtree_first_after(t, x);
+	struct scif_rnode *n = t->hint;
 
-	return n && n->start <= x ? n : NULL;
+	if (n && n->start <= x && x < n->end)
+		return n;
+	n = scif_rtree_first_after(t, x);
+	if (!n || n->start > x)
+		return NULL;
+	t->hint = n;
+	return n;
 }
 
 struct scif_rnode *scif_rtree_first(const struct scif_rtree *t)

@@ -24,6 +24,9 @@ struct scif_rnode {
 struct scif_rtree {
 	struct scif_rnode *root;
 	size_t n;
+	/* the last range found: one RMA looks its windows up several times
+	 * (check, split, bookkeeping), a descent costs cache misses */
+	struct scif_rnode *hint;
 };
 
 #define scif_rnode_entry(ptr, type, member)                                    \
@@ -46,7 +49,7 @@ static inline bool scif_rnode_meets(const struct scif_rnode *n, uint64_t s,
 int scif_rtree_insert(struct scif_rtree *t, struct scif_rnode *n);
 void scif_rtree_erase(struct scif_rtree *t, struct scif_rnode *n);
 /* The range containing x, or NULL. */
-struct scif_rnode *scif_rtree_find(const struct scif_rtree *t, uint64_t x);
+struct scif_rnode *scif_rtree_find(struct scif_rtree *t, uint64_t x);
 /* The lowest range ending after x (the first one a walk from x meets). */
 struct scif_rnode *scif_rtree_first_after(const struct scif_rtree *t,
 					  uint64_t x);
