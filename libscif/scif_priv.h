@@ -296,6 +296,12 @@ long long scif__now_ms(void);
 /* Probe whether a node answers (cached for a short while). */
 bool scif__node_up(struct scif_lib *lib, uint16_t node);
 
+/* A message of the peer refused: the one line logged for it, naming the
+ * peer and saying that the connection ends (the provider ends it). */
+#define scif_peer_err(ep, fmt, ...)                                          \
+	scif_err("peer %u:%u broke the protocol: " fmt ": connection ended", \
+		 (ep)->peer.node, (ep)->peer.port, ##__VA_ARGS__)
+
 /* Public-call helpers: errno convention.  Internal functions return 0 or a
  * negative errno; the public wrappers turn that into -1 and errno. */
 static inline int scif__ret(int ret)

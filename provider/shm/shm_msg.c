@@ -276,8 +276,9 @@ static int ctrl_drain(struct shm_conn *c)
 		n++;
 		ret = scif__ep_ctrl_recv(c->ep, &h, buf + SCIF_WIRE_HDR_LEN);
 		if (ret < 0) {
-			/* the peers no longer agree on the connection */
-			scif_err("shm: control message %u from %u:%u refused "
+			/* the peers no longer agree on the connection (the
+			 * core logged why) */
+			scif_dbg("shm: control message %u from %u:%u refused "
 				 "(%s): connection ended",
 				 h.type, c->peer_node, c->peer_port,
 				 strerror(-ret));

@@ -26,6 +26,7 @@
 #include "tcp.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -297,8 +298,8 @@ static int on_ctrl(struct tcp_conn *c, const unsigned char *p)
 	if (c->h.type == SCIF_WIRE_WIN_ADD && c->h.len >= 8)
 		c->win_off = tcp_get_le(p, 8); /* for rmr_import */
 	ret = scif__ep_ctrl_recv(c->ep, &c->h, p);
-	if (ret < 0) {
-		scif_err("tcp: control message %u from %u:%u refused (%s): "
+	if (ret < 0) { /* the core logged why */
+		scif_dbg("tcp: control message %u from %u:%u refused (%s): "
 			 "connection ended",
 			 c->h.type, c->peer_node, c->peer_port, strerror(-ret));
 		tcp_conn_end(c, -ECONNRESET);
@@ -340,6 +341,7 @@ static int on_hdr(struct tcp_conn *c)
 	uint8_t type = c->hbuf[0];
 	uint32_t len = (uint32_t)tcp_get_le(c->hbuf + 4, 4), need = len;
 	bool up = c->state == TCP_UP;
+	char why[64];
 
 	if (c->hbuf[1] != SCIF_WIRE_VERSION)
 		goto bad;
@@ -378,9 +380,9 @@ static int on_hdr(struct tcp_conn *c)
 	c->phase = RX_BODY;
 	return 1;
 bad:
-	scif_err("tcp: frame type %u of %u bytes from %u:%u refused", type,
-		 len, c->peer_node, c->peer_port);
-	tcp_violation(c, "malformed frame");
+	snprintf(why, sizeof(why), "frame type %u version %u of %u bytes", type,
+		 c->hbuf[1], len);
+	tcp_violation(c, why);
 	return -1;
 }
 

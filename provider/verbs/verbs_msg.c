@@ -358,8 +358,8 @@ int verbs_rx_parse(struct verbs_conn *c, uint32_t idx, uint32_t bytes,
 	*type = h.type;
 	kept = scif__wire_dispatch(c->rx_table, SCIF_WIRE_NTYPES, c, buf,
 				   bytes);
-	if (kept < 0) { /* unknown type or bad length, logged by dispatch */
-		scif_err("connection to %u:%u ended: protocol error",
+	if (kept < 0) { /* logged by dispatch or the core's handler */
+		scif_dbg("connection to %u:%u ended: protocol error",
 			 c->peer_node, c->peer_port);
 		return -1;
 	}
