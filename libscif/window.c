@@ -485,6 +485,12 @@ int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t mlen)
 	struct scif_rma_action *q;
 
 	(void)mlen;
+	if (off + len < off) { /* ours is (0, 2^64 - 1) at most */
+		scif_peer_err(ep, "withdrawal of a range that wraps (0x%llx, "
+			      "%llu)",
+			      (unsigned long long)off, (unsigned long long)len);
+		return -EPROTO;
+	}
 	/*
 	 * Our pending remote signals into these windows: those over our own
 	 * RMAs go out before the ack (after_remote), so the peer's window

@@ -316,6 +316,7 @@ static bool outbox_flush(struct shm_conn *c)
 		c->out_head = m->next;
 		if (!c->out_head)
 			c->out_tail = NULL;
+		c->out_count--;
 		free(m);
 		sent = true;
 	}
@@ -333,6 +334,7 @@ void shm_outbox_free(struct shm_conn *c)
 		free(m);
 	}
 	c->out_tail = NULL;
+	c->out_count = 0;
 }
 
 int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
@@ -354,6 +356,10 @@ int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 			return ret;
 	}
 	/* The ring is full: keep it, in order, until the peer makes room. */
+	if (c->out_count >= SHM_OUTBOX_MAX) {
+		shm_violation(c, "it does not take its control messages");
+		return -ECONNRESET;
+	}
 	m = malloc(sizeof(*m) + len);
 	if (!m)
 		return -ENOMEM;
@@ -367,6 +373,7 @@ int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 	else
 		c->out_head = m;
 	c->out_tail = m;
+	c->out_count++;
 	outbox_flush(c);
 	return 0;
 }

@@ -66,6 +66,7 @@ struct tcp_txi *tcp_txi_new(uint8_t type, uint32_t plen, uint64_t dlen)
 	t->dlen = dlen;
 	t->data = NULL;
 	t->win = NULL;
+	t->answer = false;
 	t->hlen = SCIF_WIRE_HDR_LEN + plen;
 	scif__wire_encode(t->head, &h);
 	return t;
@@ -73,6 +74,8 @@ struct tcp_txi *tcp_txi_new(uint8_t type, uint32_t plen, uint64_t dlen)
 
 void tcp_tx_queue(struct tcp_conn *c, struct tcp_txi *t)
 {
+	t->answer = c->in_rx;
+	c->tx_answers += t->answer;
 	if (c->tx_tail)
 		c->tx_tail->next = t;
 	else
@@ -82,6 +85,7 @@ void tcp_tx_queue(struct tcp_conn *c, struct tcp_txi *t)
 
 static void txi_free(struct tcp_conn *c, struct tcp_txi *t)
 {
+	c->tx_answers -= t->answer;
 	if (t->win)
 		scif__ep_window_put(c->ep, t->win);
 	free(t);
@@ -526,6 +530,8 @@ bool tcp_service(struct tcp_conn *c)
 		changed = rx_run(c);
 	if (!c->dead && c->tx_head)
 		tcp_tx_flush(c);
+	if (!c->dead && c->tx_answers > TCP_ANSWERS_MAX)
+		tcp_violation(c, "it does not read the answers to its requests");
 	if (rx != c->peer_rx || cons != c->peer_cons || c->dead ||
 	    (had && !c->tx_head))
 		changed = true;

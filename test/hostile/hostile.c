@@ -12,7 +12,7 @@
  * it, between PROT_NONE guard pages: a stray access kills it) and runs the
  * commands it receives ('E' echo n bytes, 'S' send n bytes, 'Q' quit)
  * until the connection ends.  Each attack (hostile_tcp.c, hostile_shm.c;
- * one connection each, from SCIF port ATTACK_PORT + its index) must end its
+ * one connection each, from SCIF port PORT + 2 + its index) must end its
  * connection with ECONNRESET at the victim, leave the victim's window
  * bytes as they were outside the range it wrote legitimately, and be
  * logged in exactly as many lines as it breaks the protocol (one, or none
@@ -32,6 +32,7 @@
 #define PAT(i) ((unsigned char)(0x5a ^ (i) * 13))
 
 static const struct transport *tr;
+static uint16_t vport; /* the victim's port */
 
 /* ---- the victim ---- */
 
@@ -63,8 +64,8 @@ static unsigned char *windows_map(void)
  * [T_OFF, +T_LEN) (which it must have written). */
 static bool windows_intact(const unsigned char *m, uint16_t peer)
 {
-	int a = peer - ATTACK_PORT, i;
-	bool attacker = peer != GOOD_PORT;
+	int a = peer - ATTACK_PORT(vport, 0), i;
+	bool attacker = peer != GOOD_PORT(vport);
 	bool writes = attacker && a >= 0 && a < tr->nattacks &&
 		      tr->attacks[a].write;
 
@@ -172,7 +173,7 @@ static int victim(uint16_t port)
 	}
 	for (i = 0; i <= tr->nattacks; i++) {
 		struct conn *c = &conns[i];
-		bool good = c->peer.port == GOOD_PORT;
+		bool good = c->peer.port == GOOD_PORT(vport);
 
 		pthread_join(c->th, NULL);
 		printf("victim: connection from port %u ended (%s), windows "
@@ -232,7 +233,7 @@ static int good(uint16_t port)
 	off_t lw;
 	int i;
 
-	if (e < 0 || scif_bind(e, GOOD_PORT) != GOOD_PORT)
+	if (e < 0 || scif_bind(e, GOOD_PORT(port)) != GOOD_PORT(port))
 		FAIL("good: bind");
 	for (i = 0; scif_connect(e, &dst) < 0; i++) { /* the victim starts */
 		if (i == 50)
@@ -266,7 +267,7 @@ static int log_lines(const char *log, int i)
 	FILE *f = fopen(log, "r");
 	int n = 0;
 
-	snprintf(needle, sizeof(needle), " 0:%d ", ATTACK_PORT + i);
+	snprintf(needle, sizeof(needle), " 0:%d ", ATTACK_PORT(vport, i));
 	while (f && fgets(line, sizeof(line), f))
 		if (strstr(line, needle) && strstr(line, "broke the"))
 			n++;
@@ -337,7 +338,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	tr = strcmp(argv[1], "tcp") ? &hostile_shm : &hostile_tcp;
-	port = (uint16_t)atoi(argv[2]);
+	port = vport = (uint16_t)atoi(argv[2]);
 	if (lfd < 0 || pipe(done_pipe))
 		FAIL("setup");
 	close(lfd);
@@ -346,7 +347,7 @@ int main(int argc, char **argv)
 	gp = spawn(good, port, NULL);
 	usleep(200000); /* the good client is served first */
 	for (i = 0; i < tr->nattacks; i++) {
-		tr->run(port, (uint16_t)(ATTACK_PORT + i), &tr->attacks[i]);
+		tr->run(port, ATTACK_PORT(port, i), &tr->attacks[i]);
 		printf("attacker: %s done\n", tr->attacks[i].name);
 	}
 	close(done_pipe[1]);

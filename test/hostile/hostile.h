@@ -21,8 +21,10 @@
 #define T_OFF 0x100	 /* the range of the RW window an attack may write */
 #define T_LEN 16
 #define T_BYTE 0xee	 /* ... with these bytes */
-#define GOOD_PORT 4999	 /* the good client's SCIF port */
-#define ATTACK_PORT 4000 /* attack i connects from ATTACK_PORT + i */
+/* SCIF ports, from the victim's (PORT): the good client's, and attack i's
+ * (distinct per test, so that tests can run at once) */
+#define GOOD_PORT(port) ((uint16_t)((port) + 1))
+#define ATTACK_PORT(port, i) ((uint16_t)((port) + 2 + (i)))
 
 #define FAIL(...)                                                            \
 	do {                                                                 \

@@ -154,6 +154,32 @@ static void a_no_credits(struct shm_att *s)
 	usleep(300000);
 }
 
+/* Fence requests without end, their answers never taken: our library is
+ * never rung (we keep it unarmed), so the victim's control ring fills and
+ * its outbox would grow without bound. */
+static void a_flood(struct shm_att *s)
+{
+	struct shm_dir *d0 = &s->sh->dir[0];
+	uint32_t per = s->sh->csize / 24, i; /* FENCE_REQ: 24 bytes */
+	struct pollfd pfd = { .fd = s->epd };
+	int batch, wait;
+
+	for (batch = 0; batch < 32; batch++) {
+		__atomic_store_n(&s->sh->dir[1].rx_armed, 0, __ATOMIC_SEQ_CST);
+		for (i = 0; i < per; i++)
+			ctrl(s, SCIF_WIRE_FENCE_REQ, "\1\0\0\0\0\0\0\0", 8);
+		shm_raw_ring_all();
+		/* until the victim took them all, or hung up */
+		for (wait = 0; wait < 2000; wait++) {
+			if (__atomic_load_n(&d0->chead, __ATOMIC_ACQUIRE) ==
+			    d0->ctail)
+				break;
+			if (poll(&pfd, 1, 1) == 1)
+				return;
+		}
+	}
+}
+
 static int attack(uint16_t port, uint16_t as, const struct attack *a)
 {
 	struct scif_portID dst = { .node = 0, .port = port };
@@ -221,6 +247,7 @@ static const struct attack attacks[] = {
 	ENTRY(bad_blob, 1, false),
 	ENTRY(rma, 1, true),
 	ENTRY(no_credits, 0, false),
+	ENTRY(flood, 1, false),
 };
 
 const struct transport hostile_shm = {

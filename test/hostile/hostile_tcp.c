@@ -165,6 +165,24 @@ static void run(uint16_t port, uint16_t as, const struct attack *a)
 	close(fd);
 }
 
+/* Read requests without end, their answers never read: the victim's queue
+ * of answers would grow without bound.  Sending stops when the victim
+ * ends the connection. */
+static void a_flood(int fd)
+{
+	unsigned char m[24];
+	int small = 4096, i;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	for (i = 0; i < 50000; i++) {
+		hostile_le(m, 100 + i, 8);
+		hostile_le(m + 8, WOFF, 8);
+		hostile_le(m + 16, PAGE, 8);
+		if (tcp_raw_frame(fd, TCP_READ, m, sizeof(m), sizeof(m)))
+			break;
+	}
+}
+
 #define ENTRY(fn, lines, write) { #fn, lines, write, a_##fn, NULL }
 static const struct attack attacks[] = {
 	ENTRY(cut, 0, false),
@@ -180,6 +198,7 @@ static const struct attack attacks[] = {
 	ENTRY(overflow_win, 1, false),
 	ENTRY(rma, 1, true),
 	ENTRY(no_credits, 0, false),
+	ENTRY(flood, 1, false),
 };
 
 const struct transport hostile_tcp = {
