@@ -9,7 +9,7 @@
 # committed corpus test/fuzz/corpus/TARGET (read only) plus the inputs of
 # earlier runs (build-fuzz/corpus/TARGET), runs one process for SECONDS, and
 # reports the executions, their rate and the coverage reached (libFuzzer's
-# cov: edges, ft: features).  A finding is saved as
+# cov: edges, of those instrumented in the whole library; ft: features).  A finding is saved as
 # build-fuzz/findings/TARGET/crash-* (or leak-, timeout-) and fails the run;
 # once fixed, copy it into the committed corpus so the regression test
 # replays it.  The library's error log is silenced (-close_fd_mask=2);
@@ -57,9 +57,12 @@ rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n1)
 last=$(grep -E '^#[0-9]+' "$log" | tail -n1 || true)
 cov=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' <<<"$last")
 ft=$(sed -n 's/.* ft: \([0-9]*\) .*/\1/p' <<<"$last")
+# edges instrumented: the whole library is, not only what the target reaches
+total=$(sed -n 's/^INFO: Loaded [0-9]* modules *(\([0-9]*\) inline.*/\1/p' "$log" | head -n1)
 units=$(ls "$work" | wc -l)
 echo "fuzz.sh: $target ${secs}s: ${execs:-?} executions (${rate:-?}/s)," \
-    "coverage ${cov:-?} edges, ${ft:-?} features, corpus $units inputs (+$(ls "$REPO/test/fuzz/corpus/$target" | wc -l) committed)"
+    "coverage ${cov:-?} of ${total:-?} edges, ${ft:-?} features," \
+    "corpus $units inputs (+$(ls "$REPO/test/fuzz/corpus/$target" | wc -l) committed)"
 if [ "$rc" -ne 0 ]; then
     echo "fuzz.sh: FINDING (exit $rc): $(ls -t "$findings" | head -n1)"; grep -m3 -E 'ERROR|SUMMARY|fuzz: ' "$log" || true
     echo "fuzz.sh: full log $log"

@@ -17,8 +17,8 @@
  *   8  our scif_send of that many bytes
  *   9  our control message (a FENCE_REQ)
  * Checked: no access outside the mapping and the buffers (sanitizers), a
- * receive never returns more than asked nor data the peer did not publish
- * as a stream position, the connection ends at most once.
+ * call never moves more than asked, a connection the provider ended is
+ * disconnected at the core, and every queued control message is released.
  */
 #include "fuzz.h"
 #include "../../provider/shm/shm.h"
@@ -72,7 +72,7 @@ static void peer_set(struct peer *p, struct fz_in *in)
 		__atomic_store_n(&p->sh->dir[1].chead, v, __ATOMIC_RELEASE);
 }
 
-/* [ep locked] Our own calls; false once the connection is over. */
+/* [ep locked] Steps 6..9: our own calls. */
 static void our_call(struct scif_ep *ep, struct shm_conn *c, uint8_t lead,
 		     struct fz_in *in)
 {
