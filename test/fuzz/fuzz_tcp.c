@@ -9,7 +9,9 @@
  * choose (frames split anywhere).
  *
  * Our side, before the peer speaks: two windows with guard pages around
- * them (0x10000 read-write, 0x20000 read-only), a peer window at 0x40000
+ * them (0x10000 read-write, RW_LEN bytes: large enough for the parser to
+ * receive a write straight from the socket; 0x20000 read-only, one page),
+ * a peer window at 0x40000
  * (announced by a WIN_ADD), and two RMA pieces of ours in flight there: a
  * read of READ_LEN bytes (tag 1 << 32, into a heap block of exactly that
  * size) and an 8-byte fence write (tag 1 << 32 | 1).  Checked: nothing
@@ -29,21 +31,23 @@
 #define RO_OFF 0x20000
 #define PEER_OFF 0x40000
 #define PEER_LEN 0x10000
-#define READ_LEN 4096
+#define RW_LEN (8 * PAGE)
+#define READ_LEN 20000 /* above RX_DIRECT too, and not a page multiple */
 
 static struct tcp_prov fz_tp = { .rxwin = 64u << 10 };
 /* guard, rw window, guard, ro window, guard */
+#define RO_AT (2 * PAGE + RW_LEN)
 static unsigned char *fz_mem;
 
 static struct scif_provider_ops fz_ops;
 
 static void setup_once(void)
 {
-	fz_mem = mmap(NULL, 5 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		      -1, 0);
+	fz_mem = mmap(NULL, RO_AT + 2 * PAGE, PROT_NONE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	FZ_CHECK(fz_mem != MAP_FAILED);
-	FZ_CHECK(!mprotect(fz_mem + PAGE, PAGE, PROT_READ | PROT_WRITE));
-	FZ_CHECK(!mprotect(fz_mem + 3 * PAGE, PAGE, PROT_READ | PROT_WRITE));
+	FZ_CHECK(!mprotect(fz_mem + PAGE, RW_LEN, PROT_READ | PROT_WRITE));
+	FZ_CHECK(!mprotect(fz_mem + RO_AT, PAGE, PROT_READ | PROT_WRITE));
 	fz_ops = scif_tcp_ops;
 }
 
@@ -55,9 +59,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void reg(struct scif_ep *ep, void *va, uint64_t off, int prot)
+static void reg(struct scif_ep *ep, void *va, uint64_t len, uint64_t off,
+		int prot)
 {
-	struct scif_mem mem = { .kind = SCIF_MEM_VA, .va = va, .len = PAGE };
+	struct scif_mem mem = { .kind = SCIF_MEM_VA, .va = va, .len = len };
 	off_t po;
 
 	FZ_CHECK(!scif__register(ep, &mem, (off_t)off, prot, SCIF_MAP_FIXED,
@@ -135,7 +140,7 @@ static void feed(struct tcp_conn *c, int peer, struct fz_in *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fz_in in = { data, size };
-	unsigned char *rw = fz_mem + PAGE, *ro = fz_mem + 3 * PAGE;
+	unsigned char *rw = fz_mem + PAGE, *ro = fz_mem + RO_AT;
 	struct tcp_conn *c = calloc(1, sizeof(*c));
 	char *dst = malloc(READ_LEN);
 	struct scif_ep *ep;
@@ -143,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	FZ_CHECK(c && dst);
 	FZ_CHECK(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv));
-	memset(rw, 0x11, PAGE);
+	memset(rw, 0x11, RW_LEN);
 	memset(ro, 0x22, PAGE);
 	c->tp = &fz_tp;
 	c->fd = sv[0];
@@ -155,8 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ep = fz_ep_new(&fz_ops, c);
 	c->ep = ep;
 	scif__ep_unlock(ep);
-	reg(ep, rw, RW_OFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
-	reg(ep, ro, RO_OFF, SCIF_PROT_READ);
+	reg(ep, rw, RW_LEN, RW_OFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	reg(ep, ro, PAGE, RO_OFF, SCIF_PROT_READ);
 	scif__ep_lock(ep);
 	peer_window(ep, c);
 	our_pieces(ep, dst);
