@@ -11,7 +11,8 @@
  *   5     a fence signal of ours into a peer window, after our RMAs so far
  *   6     a fence signal waiting for the peer's FENCE_DONE (fence.c)
  *   7     an RMA request of ours (one 8-byte write) into a peer window
- * After every step the peer windows are sorted and disjoint, and every
+ * After every step the peer windows are sorted and disjoint, the answers
+ * taken are to requests we sent (the mark at or behind our last id), and every
  * piece the provider is given lies inside a region it imported and still
  * holds.  A message the core refuses ends the connection, as the providers
  * do.  At the end every imported region has been released exactly once.
@@ -230,6 +231,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			our_rma(ep, &in);
 		fz_check_rwindows(ep);
+		FZ_CHECK(!ep->reply_mark ||
+			 ((ep->ctrl_id - ep->reply_mark) & SCIF_CTRL_ID_MASK) <
+				 (SCIF_CTRL_ID_MASK >> 1));
 	}
 	/* the connection ends: what is in flight fails */
 	while (pm_complete(ep, -ECONNRESET))
