@@ -316,7 +316,7 @@ static bool outbox_flush(struct shm_conn *c)
 		c->out_head = m->next;
 		if (!c->out_head)
 			c->out_tail = NULL;
-		c->out_count--;
+		c->out_answers -= m->answer;
 		free(m);
 		sent = true;
 	}
@@ -334,7 +334,7 @@ void shm_outbox_free(struct shm_conn *c)
 		free(m);
 	}
 	c->out_tail = NULL;
-	c->out_count = 0;
+	c->out_answers = 0;
 }
 
 int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
@@ -356,14 +356,15 @@ int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 			return ret;
 	}
 	/* The ring is full: keep it, in order, until the peer makes room. */
-	if (c->out_count >= SHM_OUTBOX_MAX) {
-		shm_violation(c, "it does not take its control messages");
+	if (c->in_ctrl && c->out_answers >= SHM_OUTBOX_MAX) {
+		shm_violation(c, "it does not read the answers to its requests");
 		return -ECONNRESET;
 	}
 	m = malloc(sizeof(*m) + len);
 	if (!m)
 		return -ENOMEM;
 	m->next = NULL;
+	m->answer = c->in_ctrl;
 	m->type = type;
 	m->len = len;
 	if (len)
@@ -373,7 +374,7 @@ int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 	else
 		c->out_head = m;
 	c->out_tail = m;
-	c->out_count++;
+	c->out_answers += m->answer;
 	outbox_flush(c);
 	return 0;
 }
