@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer options...]
 #   scripts/fuzz.sh list
 #
-# TARGET is one of test/fuzz/fuzz_*.c (wire nodemap ctrl tcp shm verbs).
+# TARGET is one of test/fuzz/fuzz_*.c (wire nodemap ctrl tcp shm verbs
+# hello).
 # Builds build-fuzz/ (clang, -DSCIF_FUZZ=ON) if needed, starts from the
 # committed corpus test/fuzz/corpus/TARGET (read only) plus the inputs of
 # earlier runs (build-fuzz/corpus/TARGET), runs one process for SECONDS, and
@@ -35,10 +36,9 @@ grep -qx "$target" <<<"$targets" || die "no target '$target' (one of: $(echo $ta
 command -v "$CC_FUZZ" >/dev/null ||
     die "$CC_FUZZ not found (Debian: clang-14 libclang-rt-14-dev, see scripts/setup.sh)"
 
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-    CC=$CC_FUZZ cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DSCIF_WERROR=ON -DSCIF_FUZZ=ON -DSCIF_SANITIZE=address,undefined >/dev/null
-fi
+# configured every time: a target added since is then known
+CC=$CC_FUZZ cmake -S "$REPO" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSCIF_WERROR=ON -DSCIF_FUZZ=ON -DSCIF_SANITIZE=address,undefined >/dev/null
 cmake --build "$BUILD" --target "fuzz_$target" -j"$(nproc)" >/dev/null
 
 work=$BUILD/corpus/$target findings=$BUILD/findings/$target

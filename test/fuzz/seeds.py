@@ -175,6 +175,24 @@ def verbs():
     write('verbs', 'unknown', step(msg(64, b'')))
 
 
+def hello():
+    def tcp_hello(t, node=0, port=7, dnode=1, dport=9, rxwin=1 << 16, magic=0x50544353, ver=1):
+        return hdr(t, 20) + struct.pack('<IHHHHHHI', magic, ver, 0, node, port, dnode, dport, rxwin)
+    write('hello', 'tcp_hello', b'\x00' + tcp_hello(64))
+    write('hello', 'tcp_accept', b'\x02' + tcp_hello(65))
+    write('hello', 'tcp_reject', b'\x02' + tcp_hello(66))
+    write('hello', 'tcp_accept_as_hello', b'\x00' + tcp_hello(65))
+    write('hello', 'tcp_bad_magic', b'\x00' + tcp_hello(64, magic=1))
+    write('hello', 'tcp_short', b'\x00' + tcp_hello(64)[:20])
+    pd = lambda depth=16, cdepth=8, msg=4096, magic=0x46494353, ver=1: struct.pack(
+        '>IBBHHHIHH', magic, ver, 0, 3, 5000, depth, msg, cdepth, 0)
+    write('hello', 'verbs_pd', b'\x01' + pd())
+    write('hello', 'verbs_pd_long', b'\x01' + pd() + bytes(200))
+    write('hello', 'verbs_pd_small_msg', b'\x01' + pd(msg=64))
+    write('hello', 'verbs_pd_depth', b'\x01' + pd(depth=1))
+    write('hello', 'verbs_pd_short', b'\x01' + pd()[:10])
+
+
 if __name__ == '__main__':
     wire()
     nodemap()
@@ -182,3 +200,4 @@ if __name__ == '__main__':
     tcp()
     shm()
     verbs()
+    hello()
