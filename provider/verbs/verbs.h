@@ -219,6 +219,11 @@ void verbs_ep_close(struct scif_ep *ep);
 
 /* verbs_msg.c */
 int verbs_conn_setup(struct verbs_conn *c);
+/* The receive side's dispatch table (c->rsize set), and the check and
+ * dispatch of one received message (see verbs_msg.c). */
+void verbs_rx_table_init(struct verbs_conn *c);
+int verbs_rx_parse(struct verbs_conn *c, uint32_t idx, uint32_t bytes,
+		   uint8_t *type);
 void verbs_cq_event(void *arg);
 bool verbs_cq_drain(struct verbs_conn *c);
 void verbs_conn_flush(struct verbs_conn *c, int timeout_ms);
