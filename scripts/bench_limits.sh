@@ -6,8 +6,9 @@
 # endpoints in one process (VmRSS and descriptors per endpoint), a 64 MiB
 # message each way and one 4 GiB RMA each way (every byte checked).  With
 # --old, the windows cases also run against another commit's libscif.so.0
-# (built in a worktree of its own; the same scif_limits binary, loaded with
-# LD_LIBRARY_PATH), interleaved run by run.  A benchmark: CI does not run it.
+# (exported with git archive, built under the build directory; the same
+# scif_limits binary, loaded with LD_LIBRARY_PATH), interleaved run by run.
+# A benchmark: CI does not run it.
 #
 #   scripts/bench_limits.sh [--runs N] [--old REV] [--rma SIZE]
 #                           [--endpoints N] [--build-dir DIR]
@@ -27,7 +28,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
 RUNS=3 OLD="" RMA=4G EPS=1000 BUILD=build-perf
-usage() { sed -n '13,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
+usage() { sed -n '14,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
     case $1 in
     --runs) RUNS=${2:-}; shift 2 ;;
@@ -53,11 +54,10 @@ build "$BUILD" scif_limits
 LIMITS=$(realpath "$BUILD/perf/scif_limits")
 OLDLIB=""
 if [ -n "$OLD" ]; then
-    OLDTREE=$(realpath "$BUILD")/limits-old
-    if [ ! -d "$OLDTREE/src" ]; then
-        git worktree add --detach "$OLDTREE/src" "$OLD" >/dev/null
-    else
-        git -C "$OLDTREE/src" checkout -q --detach "$OLD"
+    OLDTREE=$(realpath "$BUILD")/limits-old/$(git rev-parse --short "$OLD^{commit}")
+    if [ ! -d "$OLDTREE/src" ]; then # an export: no worktree to clean up
+        mkdir -p "$OLDTREE/src"
+        git archive "$OLD" | tar -x -C "$OLDTREE/src"
     fi
     (cd "$OLDTREE/src" && build "$OLDTREE/build" scif)
     OLDLIB=$OLDTREE/build
