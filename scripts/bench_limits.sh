@@ -28,7 +28,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
 RUNS=3 OLD="" RMA=4G EPS=1000 BUILD=build-perf
-usage() { sed -n '14,23s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
+usage() { sed -n '13,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
     case $1 in
     --runs) RUNS=${2:-}; shift 2 ;;
