@@ -100,143 +100,24 @@ static void list_splice(struct list *src, struct list *dst)
 	list_init(src);
 }
 
-/* ---- AVL tree of cached entries, keyed by start (unique) ---- */
-
-static int avl_h(const struct avl *n)
-{
-	return n ? n->h : 0;
-}
-
-static void avl_fix(struct avl *n)
-{
-	int l = avl_h(n->l), r = avl_h(n->r);
-
-	n->h = 1 + (l > r ? l : r);
-}
-
-static struct avl *avl_rot_right(struct avl *n)
-{
-	struct avl *l = n->l;
-
-	n->l = l->r;
-	l->r = n;
-	avl_fix(n);
-	avl_fix(l);
-	return l;
-}
-
-static struct avl *avl_rot_left(struct avl *n)
-{
-	struct avl *r = n->r;
-
-	n->r = r->l;
-	r->l = n;
-	avl_fix(n);
-	avl_fix(r);
-	return r;
-}
-
-static struct avl *avl_balance(struct avl *n)
-{
-	int b;
-
-	avl_fix(n);
-	b = avl_h(n->l) - avl_h(n->r);
-	if (b > 1) {
-		if (avl_h(n->l->l) < avl_h(n->l->r))
-			n->l = avl_rot_left(n->l);
-		return avl_rot_right(n);
-	}
-	if (b < -1) {
-		if (avl_h(n->r->r) < avl_h(n->r->l))
-			n->r = avl_rot_right(n->r);
-		return avl_rot_left(n);
-	}
-	return n;
-}
-
-static uintptr_t avl_key(const struct avl *n)
-{
-	return node_entry(n)->start;
-}
-
-static struct avl *avl_insert(struct avl *t, struct avl *n)
-{
-	if (!t) {
-		n->l = n->r = NULL;
-		n->h = 1;
-		return n;
-	}
-	if (avl_key(n) < avl_key(t))
-		t->l = avl_insert(t->l, n);
-	else
-		t->r = avl_insert(t->r, n);
-	return avl_balance(t);
-}
-
-static struct avl *avl_remove_min(struct avl *t, struct avl **min)
-{
-	if (!t->l) {
-		*min = t;
-		return t->r;
-	}
-	t->l = avl_remove_min(t->l, min);
-	return avl_balance(t);
-}
-
-static struct avl *avl_remove(struct avl *t, struct avl *n)
-{
-	struct avl *m, *r;
-
-	if (!t)
-		return NULL;
-	if (t == n) {
-		if (!t->r)
-			return t->l;
-		r = avl_remove_min(t->r, &m);
-		m->l = t->l;
-		m->r = r;
-		return avl_balance(m);
-	}
-	if (avl_key(n) < avl_key(t))
-		t->l = avl_remove(t->l, n);
-	else
-		t->r = avl_remove(t->r, n);
-	return avl_balance(t);
-}
+/* ---- the tree of cached entries (rtree.h: disjoint, by start) ---- */
 
 /* Cached entry with the greatest start <= x. */
 struct scif_regcache_entry *scif__regcache_tree_floor(struct scif_regcache *rc,
 						       uintptr_t x)
 {
-	struct avl *t = rc->root, *best = NULL;
+	struct scif_rnode *n = scif_rtree_floor(&rc->tree, x);
 
-	while (t) {
-		if (avl_key(t) <= x) {
-			best = t;
-			t = t->r;
-		} else {
-			t = t->l;
-		}
-	}
-	return best ? node_entry(best) : NULL;
+	return n ? node_entry(n) : NULL;
 }
 
 /* Cached entry with the smallest start > x. */
 struct scif_regcache_entry *scif__regcache_tree_above(struct scif_regcache *rc,
 						       uintptr_t x)
 {
-	struct avl *t = rc->root, *best = NULL;
+	struct scif_rnode *n = scif_rtree_above(&rc->tree, x);
 
-	while (t) {
-		if (avl_key(t) > x) {
-			best = t;
-			t = t->l;
-		} else {
-			t = t->r;
-		}
-	}
-	return best ? node_entry(best) : NULL;
+	return n ? node_entry(n) : NULL;
 }
 
 /* Lowest cached entry overlapping [s, e), or NULL. */
@@ -258,7 +139,7 @@ scif__regcache_tree_first_overlap(struct scif_regcache *rc, uintptr_t s,
 void scif__regcache_tree_drop(struct scif_regcache *rc,
 			      struct scif_regcache_entry *x)
 {
-	rc->root = avl_remove(rc->root, &x->node);
+	scif_rtree_erase(&rc->tree, &x->node);
 	x->in_tree = false;
 	rc->st.entries--;
 	rc->st.bytes -= x->end - x->start;
@@ -415,10 +296,10 @@ void scif__regcache_destroy(struct scif_regcache *rc)
 	pthread_mutex_lock(&rc->lock);
 	/* Stop watching (the monitor still runs, so nobody's munmap can get
 	 * stuck meanwhile), then collect every entry. */
-	while (rc->root) {
-		struct scif_regcache_entry *x = node_entry(rc->root);
+	while (rc->tree.root) {
+		struct scif_regcache_entry *x = node_entry(rc->tree.root);
 
-		rc->root = avl_remove(rc->root, rc->root);
+		scif_rtree_erase(&rc->tree, &x->node);
 		x->in_tree = false;
 		if (!child)
 			scif__regcache_uffd_unregister(rc, x->start, x->end);
@@ -610,7 +491,10 @@ int scif__regcache_get(struct scif_regcache *rc, void *addr, size_t len,
 		/* each is covered by n: stays watched */
 		while ((x = scif__regcache_tree_first_overlap(rc, us, ue)))
 			scif__regcache_tree_drop(rc, x);
-		rc->root = avl_insert(rc->root, &n->node);
+		n->node.start = us;
+		n->node.end = ue;
+		/* free: the overlapping entries were just dropped */
+		(void)scif_rtree_insert(&rc->tree, &n->node);
 		n->in_tree = true;
 		rc->st.entries++;
 		rc->st.bytes += ue - us;

@@ -15,10 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct avl {
-	struct avl *l, *r;
-	int h;
-};
+#include "rtree.h"
 
 struct list {
 	struct list *prev, *next;
@@ -31,7 +28,7 @@ struct scif_regcache_entry {
 	bool in_tree;
 	bool flagged;  /* pending and hit by an event/unregister: use once */
 	bool uffd_reg; /* its UFFDIO_REGISTER succeeded */
-	struct avl node;
+	struct scif_rnode node; /* in the tree: the same range */
 	struct list link;
 };
 
@@ -42,7 +39,7 @@ struct scif_regcache {
 	uintptr_t page;
 
 	pthread_mutex_t lock;
-	struct avl *root;
+	struct scif_rtree tree; /* cached entries (rtree.h) */
 	struct list lru, inuse, pending, dead;
 	size_t lru_bytes; /* bytes of the entries on lru */
 	struct scif_regcache_stats st;
@@ -62,9 +59,7 @@ struct scif_regcache {
 #define link_entry(p) \
 	((struct scif_regcache_entry *)((char *)(p) - \
 		offsetof(struct scif_regcache_entry, link)))
-#define node_entry(p) \
-	((struct scif_regcache_entry *)((char *)(p) - \
-		offsetof(struct scif_regcache_entry, node)))
+#define node_entry(p) scif_rnode_entry(p, struct scif_regcache_entry, node)
 
 /* regcache.c, lock held: queries on the tree of cached entries (see
  * their definitions), and taking an entry out of it. */

@@ -143,18 +143,34 @@ void scif_rtree_erase(struct scif_rtree *t, struct scif_rnode *n)
 struct scif_rnode *scif_rtree_first_after(const struct scif_rtree *t,
 					  uint64_t x)
 {
+	struct scif_rnode *n = scif_rtree_floor(t, x);
+
+	/* ranges do not overlap: the one containing x, else the next one */
+	if (n && n->end > x)
+		return n;
+	return scif_rtree_above(t, x);
+}
+
+struct scif_rnode *scif_rtree_floor(const struct scif_rtree *t, uint64_t x)
+{
 	struct scif_rnode *n = t->root, *best = NULL;
 
-	/* ranges do not overlap: ends are in the order of starts */
 	while (n) {
-		if (n->end > x) {
+		if (n->start <= x) {
 			best = n;
-			n = n->l;
-		} else {
 			n = n->r;
+		} else {
+			n = n->l;
 		}
 	}
 	return best;
+}
+
+struct scif_rnode *scif_rtree_above(const struct scif_rtree *t, uint64_t x)
+{
+	struct scif_rnode *n = scif_rtree_floor(t, x);
+
+	return n ? scif_rtree_next(n) : scif_rtree_first(t);
 }
 
 struct scif_rnode *scif_rtree_find(struct scif_rtree *t, uint64_t x)

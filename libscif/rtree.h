@@ -50,6 +50,9 @@ int scif_rtree_insert(struct scif_rtree *t, struct scif_rnode *n);
 void scif_rtree_erase(struct scif_rtree *t, struct scif_rnode *n);
 /* The range containing x, or NULL. */
 struct scif_rnode *scif_rtree_find(struct scif_rtree *t, uint64_t x);
+/* The range with the greatest start <= x; the one with the least > x. */
+struct scif_rnode *scif_rtree_floor(const struct scif_rtree *t, uint64_t x);
+struct scif_rnode *scif_rtree_above(const struct scif_rtree *t, uint64_t x);
 /* The lowest range ending after x (the first one a walk from x meets). */
 struct scif_rnode *scif_rtree_first_after(const struct scif_rtree *t,
 					  uint64_t x);

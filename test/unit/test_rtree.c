@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of the ordered range index (libscif/rtree.c) behind the window
- * tables: 10^5 random inserts, erases, lookups, range walks and free-range
- * searches, each checked against a plain model (an owner per unit of a small
- * address space, so ranges collide often), and the tree's invariants (AVL
- * balance, the subtree summaries, parent links, order) checked as it goes.
+ * tables and the registration cache: 10^5 random inserts, erases, lookups
+ * (containing, floor, above), range walks and free-range searches, each
+ * checked against a plain model (an owner per unit of a small address
+ * space, so ranges collide often), and the tree's invariants (AVL balance,
+ * the subtree summaries, parent links, order) checked as it goes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,6 +139,22 @@ static void op_find(struct model *m)
 	assert_ptr_equal(n, o >= 0 ? &m->node[o] : NULL);
 }
 
+/* floor and above: the nearest starts at or below x, and above it */
+static void op_neighbours(struct model *m)
+{
+	uint64_t x = rnd(SPACE);
+	struct scif_rnode *fl = NULL, *ab = NULL;
+
+	for (uint64_t y = x + 1; y-- > 0 && !fl;)
+		if (m->owner[y] >= 0)
+			fl = &m->node[m->owner[y]];
+	for (uint64_t y = x + 1; y < SPACE && !ab; y++)
+		if (m->owner[y] >= 0 && m->node[m->owner[y]].start > x)
+			ab = &m->node[m->owner[y]];
+	assert_ptr_equal(scif_rtree_floor(&m->t, x), fl);
+	assert_ptr_equal(scif_rtree_above(&m->t, x), ab);
+}
+
 /* The walk over [s, s + len) meets exactly the model's owners there. */
 static void op_range(struct model *m)
 {
@@ -192,8 +209,10 @@ static void random_ops(void **state)
 			op_insert(m);
 		else if (k < 5)
 			op_erase(m);
-		else if (k < 7)
+		else if (k < 6)
 			op_find(m);
+		else if (k < 7)
+			op_neighbours(m);
 		else if (k < 9)
 			op_range(m);
 		else
