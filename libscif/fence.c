@@ -134,7 +134,8 @@ static uint64_t *local_slot(struct scif_ep *ep, off_t off,
 	struct scif_window *w = scif__window_find(ep, (uint64_t)off, 8);
 
 	*win = w;
-	return w ? (uint64_t *)((char *)w->addr + ((uint64_t)off - w->offset)) :
+	/* a dma-buf window registered without a CPU mapping has no slot */
+	return w && w->addr ? (uint64_t *)((char *)w->addr + ((uint64_t)off - w->offset)) :
 		   NULL;
 }
 

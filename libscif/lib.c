@@ -453,6 +453,7 @@ static void lib_init(void)
 	pthread_mutex_init(&lib->table_lock, NULL);
 	pthread_mutex_init(&lib->probe_lock, NULL);
 	pthread_mutex_init(&lib->pinned_lock, NULL);
+	pthread_mutex_init(&lib->gnt_lock, NULL);
 	lib_settings(lib);
 	ret = load_map(lib);
 	if (ret)

@@ -128,7 +128,7 @@ SCIF_EXPORT off_t scif_register_pinned_pages(scif_epd_t epd,
 					.len = pp->len };
 
 		ret = scif__register(ep, &mem, offset, pp->prot, map_flags, pp,
-				     &po);
+				     NULL, &po);
 		if (ret)
 			scif__pinned_release(ep->lib, pp);
 	}

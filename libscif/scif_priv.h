@@ -50,6 +50,12 @@ enum scif_ep_op {
 int scif__ep_check(enum scif_ep_state state, enum scif_ep_op op);
 const char *scif__ep_state_name(enum scif_ep_state state);
 
+/* What a window holds besides the provider's registration (a dma-buf's
+ * mapping, a grant export: dmabuf.c, gnt.c), released after mr_dereg. */
+struct scif_mem_owner {
+	void (*release)(struct scif_mem_owner *o);
+};
+
 /* A window of our registered address space (window.c). */
 struct scif_window {
 	struct scif_window *next; /* sorted by offset */
@@ -63,6 +69,7 @@ struct scif_window {
 	bool dying;	   /* being unregistered: no new use */
 	uint32_t del_id;   /* the WIN_DEL of the scif_unregister that hides it */
 	struct scif_pinned_pages *pinned;
+	struct scif_mem_owner *owner; /* NULL: none */
 };
 
 /* A window of the peer's registered address space, as it announced it. */
@@ -110,6 +117,8 @@ struct scif_prov_inst {
 	struct scif_prov *prov;
 };
 
+struct scif_gnt_imp;
+
 struct scif_lib {
 	struct scif_prov_inst provs[SCIF_MAX_PROVIDERS]; /* in preference order */
 	int nprovs;
@@ -124,6 +133,9 @@ struct scif_lib {
 
 	pthread_mutex_t pinned_lock; /* live scif_pin_pages handles */
 	struct scif_pinned_pages *pinned;
+
+	pthread_mutex_t gnt_lock; /* scif_dmabuf_to_grant_refs imports */
+	struct scif_gnt_imp *gnt_imps;
 
 	pthread_mutex_t probe_lock; /* node liveness cache */
 	struct {
@@ -225,7 +237,23 @@ void scif__rma_connected(struct scif_ep *ep);
 /* Register mem as a window (scif_register's contract). */
 int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 		   off_t offset, int prot, int map_flags,
-		   struct scif_pinned_pages *pinned, off_t *po);
+		   struct scif_pinned_pages *pinned,
+		   struct scif_mem_owner *owner, off_t *po);
+/* scif_register's argument checks, for callers that must check before they
+ * acquire the memory (-EINVAL). */
+int scif__register_check(const struct scif_mem *mem, off_t offset, int prot,
+			 int map_flags);
+/* dmabuf.c: the frame of a public registration call: fn(ep, arg, &po) on
+ * epd's endpoint; the window's offset, or -1 with errno. */
+off_t scif__register_call(scif_epd_t epd,
+			  int (*fn)(struct scif_ep *ep, const void *arg,
+				    off_t *po),
+			  const void *arg);
+/* dmabuf.c: register len bytes of dma-buf fd at fd_off as a window; the
+ * window releases owner after its own mapping (on failure: the caller). */
+int scif__register_dmabuf(struct scif_ep *ep, int fd, uint64_t fd_off,
+			  size_t len, off_t offset, int prot, int map_flags,
+			  struct scif_mem_owner *owner, off_t *po);
 /* [ep locked] Release the hidden windows of WIN_DEL del_id (0: all) that
  * nothing references; drops and retakes the lock to deregister. */
 void scif__windows_release(struct scif_ep *ep, uint32_t del_id);

@@ -163,8 +163,8 @@ void scif__ep_window_put(struct scif_ep *ep, const struct scif_mr *mr)
 
 /* ---- register / unregister ---- */
 
-static int register_check(const struct scif_mem *mem, off_t offset, int prot,
-			  int map_flags)
+int scif__register_check(const struct scif_mem *mem, off_t offset, int prot,
+			 int map_flags)
 {
 	uint64_t ps = page_size(), len = mem->len;
 
@@ -228,11 +228,12 @@ static int window_announce(struct scif_ep *ep, struct scif_window *w)
 
 int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 		   off_t offset, int prot, int map_flags,
-		   struct scif_pinned_pages *pinned, off_t *po_out)
+		   struct scif_pinned_pages *pinned,
+		   struct scif_mem_owner *owner, off_t *po_out)
 {
 	struct scif_window *w;
 	uint64_t po;
-	int ret = register_check(mem, offset, prot, map_flags);
+	int ret = scif__register_check(mem, offset, prot, map_flags);
 
 	if (ret)
 		return ret;
@@ -250,6 +251,7 @@ int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 	w->addr = mem->va;
 	w->prot = prot;
 	w->pinned = pinned;
+	w->owner = owner;
 	w->mr.va = mem->va;
 	w->mr.len = mem->len;
 	w->mr.access = ((prot & SCIF_PROT_READ) ?
@@ -297,7 +299,7 @@ SCIF_EXPORT off_t scif_register(scif_epd_t epd, void *addr, size_t len,
 	if (ret)
 		return scif__ret(ret);
 	ret = scif__register(ep, &mem, offset, prot_flags, map_flags, NULL,
-			     &po);
+			     NULL, &po);
 	scif__ep_put(ep);
 	if (ret)
 		return scif__ret(ret);
@@ -332,6 +334,8 @@ void scif__windows_release(struct scif_ep *ep, uint32_t del_id)
 		ep->ops->mr_dereg(ep, &w->mr);
 		if (w->pinned)
 			scif__pinned_release(ep->lib, w->pinned);
+		if (w->owner)
+			w->owner->release(w->owner);
 		free(w);
 	}
 	scif__ep_lock(ep);

@@ -114,6 +114,47 @@ static int access_flags(unsigned acc)
 	return access;
 }
 
+/* ret: verbs_errno() of the failed registration */
+static int mr_reg_errno(int ret)
+{
+	return ret == -EFAULT || ret == -EACCES ? -EFAULT :
+	       ret == -ENOMEM			 ? -ENOMEM :
+						   -EAGAIN;
+}
+
+/* A dma-buf: registered as such where the device can (the iova is the
+ * core's mapping, so that local addresses stay mr->va + offset), else
+ * through that mapping; -EOPNOTSUPP when neither exists. */
+static int mr_reg_dmabuf(struct verbs_dev *dev, const struct scif_mem *mem,
+			 struct scif_mr *mr)
+{
+	int access = access_flags(mr->access);
+	struct ibv_mr *m;
+
+	m = ibv_reg_dmabuf_mr(dev->pd, mem->fd_off, mem->len,
+			      (uint64_t)(uintptr_t)mem->va, mem->fd, access);
+	if (!m) {
+		scif_info("ibv_reg_dmabuf_mr of %zu bytes of fd %d: %m%s",
+			  mem->len, mem->fd,
+			  mem->va ? " (registering its mapping)" : "");
+		if (!mem->va)
+			return -EOPNOTSUPP;
+		m = ibv_reg_mr(dev->pd, mem->va, mem->len, access);
+	}
+	if (!m) {
+		int ret = verbs_errno(-ENOMEM);
+
+		scif_info("ibv_reg_mr of the dma-buf mapping at %p: %m",
+			  mem->va);
+		/* EFAULT: pages the device cannot pin (a DRM driver's
+		 * VM_PFNMAP mapping) -- neither path works here */
+		ret = mr_reg_errno(ret);
+		return ret == -EFAULT ? -EOPNOTSUPP : ret;
+	}
+	mr->handle = m;
+	return 0;
+}
+
 int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 		 struct scif_mr *mr)
 {
@@ -123,8 +164,8 @@ int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 	struct ibv_mr *m;
 	int ret;
 
-	if (mem->kind != SCIF_MEM_VA)
-		return -EOPNOTSUPP; /* DMABUF: ibv_reg_dmabuf_mr, later */
+	if (mem->kind != SCIF_MEM_VA && mem->kind != SCIF_MEM_DMABUF)
+		return -EOPNOTSUPP;
 	/* Called without the endpoint lock (pinning takes a while): take the
 	 * device, which outlives the connection, under it. */
 	scif__ep_lock(ep);
@@ -143,14 +184,14 @@ int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 	    !(mr->access & (SCIF_ACC_REMOTE_READ | SCIF_ACC_REMOTE_WRITE)) &&
 	    !mr_from_cache(vp, dev, mem, mr))
 		return 0;
+	if (mem->kind == SCIF_MEM_DMABUF)
+		return mr_reg_dmabuf(dev, mem, mr);
 	m = ibv_reg_mr(dev->pd, mem->va, mem->len, access_flags(mr->access));
 	if (!m) {
 		ret = verbs_errno(-ENOMEM);
 		scif_info("ibv_reg_mr of %zu bytes at %p: %m", mem->len,
 			  mem->va);
-		return ret == -EFAULT || ret == -EACCES ? -EFAULT :
-		       ret == -ENOMEM			 ? -ENOMEM :
-							   -EAGAIN;
+		return mr_reg_errno(ret);
 	}
 	mr->handle = m;
 	return 0;
