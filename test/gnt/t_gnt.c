@@ -30,6 +30,7 @@
 #define PS 4096
 #define N 16   /* pages of the grant window */
 #define NRO 4  /* of the read-only one */
+#define NWO 2  /* of the write-only one */
 #define ND 8   /* of the dma-buf window */
 #define DOM 1
 
@@ -52,7 +53,7 @@ static struct {
 } fk;
 
 struct offs {
-	int64_t win, ro, dbuf;
+	int64_t win, ro, wo, dbuf;
 };
 
 static uint8_t pat(int seed, size_t i)
@@ -80,7 +81,7 @@ static long differs(const uint8_t *p, size_t len, int seed, size_t from)
 	return -1;
 }
 
-static uint32_t refs[N], refs_ro[NRO];
+static uint32_t refs[N], refs_ro[NRO], refs_wo[NWO];
 
 static void sendv(scif_epd_t ep, const void *b, int len)
 {
@@ -308,6 +309,8 @@ static int server(uint16_t port)
 		refs[i] = 8 + (uint32_t)((i * 5 + 3) % N); /* out of order */
 	for (i = 0; i < NRO; i++)
 		refs_ro[i] = 40 + (uint32_t)i;
+	for (i = 0; i < NWO; i++)
+		refs_wo[i] = 48 + (uint32_t)i;
 	foreign_fill(refs, N, 1);
 	foreign_fill(refs_ro, NRO, 2);
 	CHECK(lep >= 0 && scif_bind(lep, port) == port);
@@ -315,10 +318,13 @@ static int server(uint16_t port)
 	CHECK(!scif_accept(lep, &peer, &ep, SCIF_ACCEPT_SYNC));
 	o.win = grant_window(ep, refs, N, rw);
 	o.ro = grant_window(ep, refs_ro, NRO, SCIF_PROT_READ);
-	CHECK(o.win >= 0 && o.ro >= 0);
+	o.wo = grant_window(ep, refs_wo, NWO, SCIF_PROT_WRITE);
+	CHECK(o.win >= 0 && o.ro >= 0 && o.wo >= 0);
 	sendv(ep, &o, sizeof(o));
 	recvv(ep, &go, sizeof(go));
 	foreign_check(refs, N, 3); /* the client's writes, in place */
+	CHECK(!scif_unregister(ep, o.wo, NWO * PS));
+	foreign_check(refs_wo, NWO, 8);
 	server_dmabuf(ep, dev, &o);
 	server_to_refs(dev);
 	/* unregister while the client's writes are in flight */
@@ -369,6 +375,10 @@ static int client(uint16_t node, uint16_t port)
 	errno = 0;
 	CHECK(scif_vwriteto(ep, buf, PS, o.ro, SCIF_RMA_SYNC) == -1 &&
 	      errno == EACCES);
+	CHECK(scif_vreadfrom(ep, buf, PS, o.wo, SCIF_RMA_SYNC) == -1 &&
+	      errno == EACCES);
+	fill(buf, NWO * PS, 8, 0);
+	CHECK(!scif_vwriteto(ep, buf, NWO * PS, o.wo, SCIF_RMA_SYNC));
 	fill(buf, N * PS, 3, 0);
 	CHECK(!scif_vwriteto(ep, buf, N * PS, o.win, SCIF_RMA_SYNC));
 	sendv(ep, &go, sizeof(go));

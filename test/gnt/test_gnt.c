@@ -242,6 +242,25 @@ static void test_grant_undo(void **state)
 	free(p);
 }
 
+/* Xen's own libxengnttab on a machine that is not a Xen domain: no
+ * /dev/xen/gntdev, ENODEV (and ENODEV too where it is not installed). */
+static void test_real_libxengnttab(void **state)
+{
+	int fd = memfd_create("t", MFD_CLOEXEC), fds;
+	uint32_t gr[1];
+
+	assert_true(fd >= 0 && !ftruncate(fd, PS));
+	if (!access("/dev/xen/gntdev", F_OK))
+		skip(); /* a Xen domain after all */
+	fds = count_fds();
+	unsetenv("SCIF_XENGNTTAB_LIB");
+	FAILS_WITH(grant(1, 0, 0), ENODEV);
+	FAILS_WITH(scif_dmabuf_to_grant_refs(fd, 1, 1, gr), ENODEV);
+	setenv("SCIF_XENGNTTAB_LIB", getenv("T_FAKE_LIB"), 1);
+	assert_int_equal(count_fds(), fds);
+	close(fd);
+}
+
 static void test_grant_unconnected(void **state)
 {
 	int fd = memfd_create("t", MFD_CLOEXEC);
@@ -382,6 +401,7 @@ int main(void)
 		cmocka_unit_test(test_to_refs_args),
 		cmocka_unit_test(test_grant_undo),
 		cmocka_unit_test(test_grant_unconnected),
+		cmocka_unit_test(test_real_libxengnttab),
 		cmocka_unit_test(test_grant_release),
 		cmocka_unit_test(test_close_releases),
 	};
