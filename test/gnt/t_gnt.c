@@ -363,8 +363,9 @@ static int client(uint16_t node, uint16_t port)
 
 	role = "client";
 	CHECK(buf && ep >= 0);
-	while (scif_connect(ep, &dst) < 0) {
-		CHECK(errno == ECONNREFUSED);
+	/* the server may not listen yet; a server that failed never will */
+	for (end = now_ms() + 60000; scif_connect(ep, &dst) < 0;) {
+		CHECK(errno == ECONNREFUSED && now_ms() < end);
 		usleep(100000);
 	}
 	recvv(ep, &o, sizeof(o));
