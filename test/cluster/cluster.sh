@@ -189,7 +189,10 @@ build_initramfs() {
         add_mod "$(dep_of "$m" | cut -d' ' -f1)"
     done
     local nwant=${#order[@]} i=0
-    for m in $OPT_MODS; do add_mod "$(dep_of "$m" | cut -d' ' -f1)"; done
+    for m in $OPT_MODS; do # a kernel without one: --vgem runs find no device
+        [ -n "$(dep_of "$m")" ] || { log "optional module $m not in modules.dep"; continue; }
+        add_mod "$(dep_of "$m" | cut -d' ' -f1)"
+    done
     mkdir -p "$d/bin" "$d/lib/modules"
     cp "$BUSYBOX" "$d/bin/busybox"
     printf '%s\n' "$GUEST_INIT" >"$d/init"
