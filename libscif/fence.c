@@ -135,8 +135,9 @@ static uint64_t *local_slot(struct scif_ep *ep, off_t off,
 
 	*win = w;
 	/* a dma-buf window registered without a CPU mapping has no slot */
-	return w && w->addr ? (uint64_t *)((char *)w->addr + ((uint64_t)off - w->offset)) :
-		   NULL;
+	if (!w || !w->addr)
+		return NULL;
+	return (uint64_t *)((char *)w->addr + ((uint64_t)off - w->offset));
 }
 
 /* [ep locked] Queue a remote signal, holding a reference on the peer's
