@@ -95,6 +95,20 @@ static void recvv(scif_epd_t ep, void *b, int len)
 
 /* ---- server ---- */
 
+static long long now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000LL + t.tv_nsec / 1000;
+}
+
+static long long now_ms(void)
+{
+	return now_us() / 1000;
+}
+
+
 static void fake_load(void)
 {
 	void *h = dlopen(getenv("SCIF_XENGNTTAB_LIB"), RTLD_NOW);
@@ -300,6 +314,7 @@ static int server(uint16_t port)
 	scif_epd_t lep = scif_open(), ep;
 	struct scif_portID peer;
 	struct offs o = { 0 };
+	long long t0;
 
 	role = "server";
 	fake_load();
@@ -329,7 +344,9 @@ static int server(uint16_t port)
 	server_to_refs(dev);
 	/* unregister while the client's writes are in flight */
 	recvv(ep, &go, sizeof(go));
+	t0 = now_us();
 	CHECK(!scif_unregister(ep, o.win, N * PS));
+	t0 = now_us() - t0;
 	foreign_check(refs, N, 6);
 	sendv(ep, &go, sizeof(go));
 	server_errors(ep);
@@ -337,20 +354,14 @@ static int server(uint16_t port)
 	CHECK(!scif_close(ep)); /* releases the read-only window */
 	CHECK(!scif_close(lep));
 	nothing_left();
-	printf("t_gnt server: ok (%s dma-bufs, dma-buf windows %s)\n",
-	       fk.backend(), expect_ok() ? "work" : "refused as expected");
+	printf("t_gnt server: ok (%s dma-bufs, dma-buf windows %s; unregister "
+	       "under the peer's writes %lld us)\n", fk.backend(),
+	       expect_ok() ? "work" : "refused as expected", t0);
 	return 0;
 }
 
 /* ---- client ---- */
 
-static long long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
-}
 
 static int client(uint16_t node, uint16_t port)
 {
