@@ -259,6 +259,11 @@ int scif__wait_seq(struct scif_ep *ep, uint64_t seq);
 
 /* plugin.c: load the run-time providers into the registry (once per
  * process); why the one named name (len bytes) did not load, or NULL. */
+/* 1 when epd's provider carries out call itself (ep_kcall; its result,
+ * 0 or -errno, in *ret), 0 when the core does (kcall.c). */
+int scif__kcall(scif_epd_t epd, enum scif_kcall call,
+		struct scif_kcall_args *args, int *ret);
+
 void scif__plugins_load(void);
 const char *scif__plugin_why(const char *name, size_t len);
 
