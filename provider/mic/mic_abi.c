@@ -74,10 +74,20 @@ static const struct cmd_info cmds[MIC_NCMDS] = {
 	[MIC_FENCE_SIGNAL] = { "SCIF_FENCE_SIGNAL", MIC_ARG_PTR, 17,
 			       sizeof(struct mic_io_fence_signal), P, RW,
 			       { ECONNRESET, EINVAL, ENODEV, ENOTCONN,
-				 ENXIO } },
+				 ENXIO, EACCES } },
 	[MIC_GET_VERSION] = { "SCIF_GET_VERSION", MIC_ARG_NONE, 23, 0, 0,
 			      _IOC_NONE, { 0 } },
 };
+
+/* _IOC() in unsigned arithmetic: the kernel's macro shifts a signed 3 into
+ * bit 31. */
+static unsigned long ioc(unsigned dir, unsigned nr, size_t size)
+{
+	return (unsigned long)dir << _IOC_DIRSHIFT |
+	       (unsigned long)MIC_IOC_TYPE << _IOC_TYPESHIFT |
+	       (unsigned long)nr << _IOC_NRSHIFT |
+	       (unsigned long)size << _IOC_SIZESHIFT;
+}
 
 static const struct cmd_info *info(enum mic_cmd cmd)
 {
@@ -96,9 +106,9 @@ unsigned long mic_abi_request(enum mic_abi_kind abi, enum mic_cmd cmd)
 	case MIC_ABI_LINUX:
 		if (cmd == MIC_GET_VERSION)
 			return 0;
-		return _IOC(c->dir, MIC_IOC_TYPE, c->nr, c->size);
+		return ioc((unsigned)c->dir, c->nr, c->size);
 	case MIC_ABI_MPSS3:
-		return _IOC(c->dir, MIC_IOC_TYPE, c->nr, c->mpss3_size);
+		return ioc((unsigned)c->dir, c->nr, c->mpss3_size);
 	default:
 		return 0;
 	}

@@ -236,7 +236,10 @@ static int ready(struct scif_ep *ep, short ev)
 
 	if (!c || c->fd < 0)
 		return 0;
-	if (revents(c->fd, ev) & (ev | POLLHUP | POLLERR))
+	/* POLLHUP alone is not readiness: a drained, disconnected endpoint
+	 * polls POLLHUP without POLLIN (the core adds the POLLHUP).  POLLERR,
+	 * the device gone, is: the call then fails at once. */
+	if (revents(c->fd, ev) & (ev | POLLERR))
 		return 1;
 	arm(c, ev == POLLIN ? EPOLLIN : EPOLLOUT);
 	return 0;
@@ -276,52 +279,52 @@ static void listener_put(struct mic_listener *l)
 	}
 }
 
-/* The placeholder is used up: wait for the next request. */
-static void listener_done(struct mic_listener *l)
+/* Put a placeholder in the core's backlog when the kernel holds a request
+ * and none is queued, else wait for one (EPOLLIN).  From the progress
+ * callback (in_cb), a device that is gone ends the watch. */
+static void listener_next(struct mic_listener *l, bool in_cb)
 {
-	pthread_mutex_lock(&l->lock);
-	l->queued = false;
-	if (l->handle >= 0)
-		scif__progress_set_events(l->mp->pg, l->handle, EPOLLIN);
-	pthread_mutex_unlock(&l->lock);
-	listener_put(l);
-}
-
-static void listen_cb(void *arg)
-{
-	struct mic_listener *l = arg;
-	struct scif_conn_req *req;
+	struct scif_conn_req *req = NULL;
 	short rev;
 	int ret;
 
 	pthread_mutex_lock(&l->lock);
 	rev = l->queued || l->handle < 0 ? 0 : revents(l->fd, POLLIN);
-	if (rev & (POLLERR | POLLHUP | POLLNVAL)) {
-		/* The device is gone: stop watching (POLLERR would spin). */
+	if ((rev & (POLLERR | POLLHUP | POLLNVAL)) && in_cb) {
+		/* POLLERR would fire for ever */
 		scif_err("mic: listener on %s: the device is gone",
 			 l->mp->path);
 		scif__progress_del(l->mp->pg, l->handle);
 		l->handle = -1;
-	}
-	req = rev & POLLIN ? calloc(1, sizeof(*req)) : NULL;
-	if (req) {
-		req->prov_data = l;
-		l->refs++;
-		l->queued = true;
+	} else if (rev & POLLIN) {
+		req = calloc(1, sizeof(*req));
+		if (req) {
+			req->prov_data = l;
+			l->refs++;
+			l->queued = true;
+		}
 	}
 	if (l->handle >= 0)
 		scif__progress_set_events(l->mp->pg, l->handle,
-					  req || !(rev & POLLIN) ? 0 : EPOLLIN);
+					  l->queued ? 0 : EPOLLIN);
 	pthread_mutex_unlock(&l->lock);
 	if (!req)
 		return;
 	scif__ep_lock(l->lep);
 	ret = scif__ep_conn_request(l->lep, l->mp, req);
 	scif__ep_unlock(l->lep);
-	if (ret) {
+	if (ret) { /* the listener is closing */
 		free(req);
-		listener_done(l);
+		pthread_mutex_lock(&l->lock);
+		l->queued = false;
+		pthread_mutex_unlock(&l->lock);
+		listener_put(l);
 	}
+}
+
+static void listen_cb(void *arg)
+{
+	listener_next(arg, true);
 }
 
 int mic_ep_accept(struct scif_conn_req *req, struct scif_ep *newep)
@@ -331,7 +334,13 @@ int mic_ep_accept(struct scif_conn_req *req, struct scif_ep *newep)
 	struct mic_io_accept a = { .flags = 0 };
 	int ret = mic_ioctl(l->mp, l->fd, MIC_ACCEPTREQ, &a);
 
-	listener_done(l);
+	/* The next request, if any, is queued at once: a non-blocking
+	 * accept right after this one finds it, as with the kernel's. */
+	pthread_mutex_lock(&l->lock);
+	l->queued = false;
+	pthread_mutex_unlock(&l->lock);
+	listener_next(l, false);
+	listener_put(l);
 	free(req);
 	if (ret < 0)
 		return ret == -EAGAIN ? -ECONNRESET : ret;
@@ -352,7 +361,14 @@ int mic_ep_accept(struct scif_conn_req *req, struct scif_ep *newep)
  * stays queued until the listener's file closes, which refuses it. */
 void mic_conn_reject(struct scif_prov *mp, struct scif_conn_req *req)
 {
-	listener_done(req->prov_data);
+	struct mic_listener *l = req->prov_data;
+
+	pthread_mutex_lock(&l->lock);
+	l->queued = false;
+	if (l->handle >= 0)
+		scif__progress_set_events(mp->pg, l->handle, EPOLLIN);
+	pthread_mutex_unlock(&l->lock);
+	listener_put(l);
 	free(req);
 }
 

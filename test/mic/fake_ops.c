@@ -314,17 +314,18 @@ static int wins_sync(struct fake_ep *fe, int64_t off, uint64_t len,
 	struct fake_win *w;
 	int ret = 0;
 
+	/* unsigned: a window may end at 2^63 exactly */
 	for (w = fe ? fe->wins : NULL; w && !ret; w = w->next) {
-		int64_t lo = off > w->off ? off : w->off;
-		int64_t end = off + (int64_t)len;
-		int64_t wend = w->off + (int64_t)w->len;
-		int64_t hi = end < wend ? end : wend;
+		uint64_t lo = (uint64_t)(off > w->off ? off : w->off);
+		uint64_t end = (uint64_t)off + len;
+		uint64_t wend = (uint64_t)w->off + w->len;
+		uint64_t hi = end < wend ? end : wend;
 
 		if (lo >= hi)
 			continue;
-		ret = vm_copy(w->pid, (char *)w->shadow + (lo - w->off),
-			      w->va + (uint64_t)(lo - w->off),
-			      (size_t)(hi - lo), to_owner);
+		ret = vm_copy(w->pid, (char *)w->shadow + (lo - (uint64_t)w->off),
+			      w->va + (lo - (uint64_t)w->off), (size_t)(hi - lo),
+			      to_owner);
 	}
 	return ret;
 }

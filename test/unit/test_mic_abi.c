@@ -180,6 +180,8 @@ static void test_errno_mapping(void **state)
 	assert_int_equal(mic_abi_errno(MIC_ACCEPTREQ, EAGAIN), EAGAIN);
 	assert_int_equal(mic_abi_errno(MIC_REG, EADDRINUSE), EADDRINUSE);
 	assert_int_equal(mic_abi_errno(MIC_FENCE_SIGNAL, ENXIO), ENXIO);
+	/* a remote signal into a read-only window (as the core's) */
+	assert_int_equal(mic_abi_errno(MIC_FENCE_SIGNAL, EACCES), EACCES);
 	assert_int_equal(mic_abi_errno(MIC_SEND, ENOMEM), ENOMEM);
 	assert_int_equal(mic_abi_errno(MIC_ACCEPTREQ, EINTR), EINTR);
 	/* A device or card gone is ENODEV. */
