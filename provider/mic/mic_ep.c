@@ -65,7 +65,8 @@ static void conn_cb(void *arg)
 	if (rev & (POLLERR | POLLHUP | POLLNVAL)) {
 		/* Stop watching (they would fire for ever); once the lock
 		 * is dropped, ep_close may free c. */
-		scif__ep_peer_gone(c->ep, rev & POLLHUP ? -ECONNRESET : -ENODEV);
+		scif__ep_peer_gone(c->ep, rev & POLLHUP && !(rev & POLLERR) ?
+					   -ECONNRESET : -ENODEV);
 		scif__progress_del(c->mp->pg, c->handle); /* our own: at once */
 		c->handle = -1;
 		scif__ep_unlock(c->ep);
