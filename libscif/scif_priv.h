@@ -156,6 +156,13 @@ struct scif_ep {
 	 * descriptor's readiness is brought up to date when it returns, not
 	 * for every change in between (each costs system calls). */
 	bool ev_defer, ev_dirty;
+	/* Leader wait (wait.c): the thread that polls the provider's lead
+	 * descriptor itself while it waits; lead_fd >= 0 while it leads.
+	 * Others waking it while it sleeps in poll write lead_efd. */
+	int lead_fd, lead_efd;
+	const struct scif_provider_ops *lead_ops; /* ops of the lead */
+	pthread_t lead_tid;
+	bool lead_polling;
 
 	/* The provider the endpoint is bound to: the null provider until it
 	 * connects or is accepted. */
@@ -211,6 +218,13 @@ int scif__rma_action_queue(struct scif_ep *ep, struct scif_rma_action *a,
 /* [ep locked] Post a remote fence signal behind our RMAs (providers with
  * SCIF_PROV_ORDERED_RMA); -EAGAIN: queue it as an action instead. */
 int scif__rma_signal_now(struct scif_ep *ep, uint64_t value, uint64_t roff);
+/* completion.c [ep locked]: room to count one more request in flight;
+ * request seq (== rma_seq + 1) will have n pieces; post a remote fence
+ * signal as a request of its own (-EAGAIN: the provider's queue is full). */
+int scif__rma_inflight_grow(struct scif_ep *ep);
+void scif__rma_inflight_set(struct scif_ep *ep, uint64_t seq, uint32_t n);
+int scif__rma_post_signal(struct scif_ep *ep, struct scif_rwindow *rw,
+			  uint64_t roff, uint64_t value);
 /* [ep locked] Run the queued actions whose condition holds. */
 void scif__rma_run_actions(struct scif_ep *ep);
 /* [ep locked] Find the local window containing [off, off+len) wholly. */
@@ -290,9 +304,22 @@ int scif__ep_wait(struct scif_ep *ep, long long deadline_ms);
 /* [ep locked] scif__ep_wait for a send or recv that ends with
  * scif__ep_wake(): readiness changes seen while spinning are left to it. */
 int scif__ep_wait_io(struct scif_ep *ep);
+/* [ep locked] wait.c: wake a leader sleeping in poll (scif__ep_wake), end
+ * the calling thread's lead (scif__ep_unlock), end whichever thread's lead
+ * (before the provider's ep_close: the leader may poll a descriptor that
+ * ep_close destroys; it wakes and leaves it alone). */
+void scif__ep_lead_kick(struct scif_ep *ep);
+void scif__ep_unlead(struct scif_ep *ep);
+void scif__ep_lead_revoke(struct scif_ep *ep);
 long long scif__now_ms(void);
 /* Probe whether a node answers (cached for a short while). */
 bool scif__node_up(struct scif_lib *lib, uint16_t node);
+
+/* A message of the peer refused: the one line logged for it, naming the
+ * peer and saying that the connection ends (the provider ends it). */
+#define scif_peer_err(ep, fmt, ...)                                          \
+	scif_err("peer %u:%u broke the protocol: " fmt ": connection ended", \
+		 (ep)->peer.node, (ep)->peer.port, ##__VA_ARGS__)
 
 /* Public-call helpers: errno convention.  Internal functions return 0 or a
  * negative errno; the public wrappers turn that into -1 and errno. */

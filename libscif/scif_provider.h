@@ -292,6 +292,21 @@ struct scif_provider_ops {
 	 * the endpoint when this drops to 0.  [ep locked] */
 	int (*send_pending)(struct scif_ep *ep);
 
+	/* Leader wait.  A thread about to sleep on ep polls the endpoint's
+	 * transport itself instead of being woken by the progress thread (a
+	 * thread switch per message).  ep_lead returns a descriptor that
+	 * becomes readable when the transport has something for ep, and keeps
+	 * the progress thread from serving it until ep_unlead; -EOPNOTSUPP
+	 * (the default) when there is none, and the thread sleeps on the
+	 * endpoint's condition.  ep_lead_event runs when the descriptor polled
+	 * readable: consume the notification and progress as ep_progress
+	 * does; > 0 if something happened.  The core ends the lead before the
+	 * lock leaves the leading thread for good and before ep_close.
+	 * [ep locked] */
+	int (*ep_lead)(struct scif_ep *ep);
+	int (*ep_lead_event)(struct scif_ep *ep);
+	void (*ep_unlead)(struct scif_ep *ep);
+
 	/* A provider whose peer keeps the windows itself (the kernel SCIF
 	 * device: mic) sets this: the window, RMA and fence calls of an
 	 * endpoint bound to it are carried out by the provider whole, the

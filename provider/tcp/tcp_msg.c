@@ -25,7 +25,10 @@
  */
 #include "tcp.h"
 
+#include <sys/epoll.h>
+
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -65,6 +68,7 @@ struct tcp_txi *tcp_txi_new(uint8_t type, uint32_t plen, uint64_t dlen)
 	t->dlen = dlen;
 	t->data = NULL;
 	t->win = NULL;
+	t->answer = false;
 	t->hlen = SCIF_WIRE_HDR_LEN + plen;
 	scif__wire_encode(t->head, &h);
 	return t;
@@ -72,6 +76,8 @@ struct tcp_txi *tcp_txi_new(uint8_t type, uint32_t plen, uint64_t dlen)
 
 void tcp_tx_queue(struct tcp_conn *c, struct tcp_txi *t)
 {
+	t->answer = c->in_rx;
+	c->tx_answers += t->answer;
 	if (c->tx_tail)
 		c->tx_tail->next = t;
 	else
@@ -81,6 +87,7 @@ void tcp_tx_queue(struct tcp_conn *c, struct tcp_txi *t)
 
 static void txi_free(struct tcp_conn *c, struct tcp_txi *t)
 {
+	c->tx_answers -= t->answer;
 	if (t->win)
 		scif__ep_window_put(c->ep, t->win);
 	free(t);
@@ -297,8 +304,8 @@ static int on_ctrl(struct tcp_conn *c, const unsigned char *p)
 	if (c->h.type == SCIF_WIRE_WIN_ADD && c->h.len >= 8)
 		c->win_off = tcp_get_le(p, 8); /* for rmr_import */
 	ret = scif__ep_ctrl_recv(c->ep, &c->h, p);
-	if (ret < 0) {
-		scif_err("tcp: control message %u from %u:%u refused (%s): "
+	if (ret < 0) { /* the core logged why */
+		scif_dbg("tcp: control message %u from %u:%u refused (%s): "
 			 "connection ended",
 			 c->h.type, c->peer_node, c->peer_port, strerror(-ret));
 		tcp_conn_end(c, -ECONNRESET);
@@ -340,6 +347,7 @@ static int on_hdr(struct tcp_conn *c)
 	uint8_t type = c->hbuf[0];
 	uint32_t len = (uint32_t)tcp_get_le(c->hbuf + 4, 4), need = len;
 	bool up = c->state == TCP_UP;
+	char why[64];
 
 	if (c->hbuf[1] != SCIF_WIRE_VERSION)
 		goto bad;
@@ -378,9 +386,9 @@ static int on_hdr(struct tcp_conn *c)
 	c->phase = RX_BODY;
 	return 1;
 bad:
-	scif_err("tcp: frame type %u of %u bytes from %u:%u refused", type,
-		 len, c->peer_node, c->peer_port);
-	tcp_violation(c, "malformed frame");
+	snprintf(why, sizeof(why), "frame type %u version %u of %u bytes", type,
+		 c->hbuf[1], len);
+	tcp_violation(c, why);
 	return -1;
 }
 
@@ -524,6 +532,8 @@ bool tcp_service(struct tcp_conn *c)
 		changed = rx_run(c);
 	if (!c->dead && c->tx_head)
 		tcp_tx_flush(c);
+	if (!c->dead && c->tx_answers > TCP_ANSWERS_MAX)
+		tcp_violation(c, "it does not read the answers to its requests");
 	if (rx != c->peer_rx || cons != c->peer_cons || c->dead ||
 	    (had && !c->tx_head))
 		changed = true;
@@ -659,6 +669,36 @@ int tcp_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 	if (len > SCIF_WIRE_CTRL_MAX)
 		return -EMSGSIZE;
 	return tcp_send_small(c, type, payload, len);
+}
+
+/*
+ * [ep locked] Leader wait (libscif/wait.c): a thread blocked on ep sleeps
+ * on the connection's epoll descriptor itself while the progress thread
+ * leaves it alone.  A connection that died is left to the progress thread,
+ * which stops watching it (scif__progress_del cannot be called here: a
+ * callback that already started may be waiting for our lock).
+ */
+int tcp_ep_lead(struct scif_ep *ep)
+{
+	struct tcp_conn *c = tcp_conn_of(ep);
+
+	if (!c || c->closing || c->dead || c->state != TCP_UP ||
+	    c->handle < 0 || scif__progress_set_events(c->tp->pg, c->handle, 0))
+		return -EOPNOTSUPP;
+	return c->efd;
+}
+
+int tcp_ep_lead_event(struct scif_ep *ep)
+{
+	return tcp_ep_progress(ep);
+}
+
+void tcp_ep_unlead(struct scif_ep *ep)
+{
+	struct tcp_conn *c = tcp_conn_of(ep);
+
+	if (c && c->handle >= 0)
+		scif__progress_set_events(c->tp->pg, c->handle, EPOLLIN);
 }
 
 /* [ep locked] A thread polls us (SCIF_SPIN_US): read and send ourselves. */
