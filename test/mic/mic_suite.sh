@@ -11,8 +11,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 pair=$here/../cluster/pair.sh
 rc=0
 step() {
+    local t0=$SECONDS
     echo "== mic $abi: $*"
     "$here/mic_run.sh" "$fake" "$abi" -- "$@" || { echo "== FAILED: $*"; rc=1; }
+    echo "== $(( SECONDS - t0 )) s"
 }
 step "$t/t_errno"
 # The card goes away mid-stream (the fake's --fail-after: every later ioctl
