@@ -35,14 +35,15 @@ static int nabandoned;
 static const struct scif_provider_ops *providers[SCIF_MAX_PROVIDERS * 2] = {
 	&scif_shm_ops,
 	&scif_tcp_ops,
+	&scif_mic_ops,
 #ifndef SCIF_DL_PROVIDERS
 	&scif_verbs_ops, /* the static library links it in */
 #endif
 };
 #ifndef SCIF_DL_PROVIDERS
-static size_t nregistry = 3;
+static size_t nregistry = 4;
 #else
-static size_t nregistry = 2; /* and what scif__plugins_load() adds */
+static size_t nregistry = 3; /* and what scif__plugins_load() adds */
 #endif
 #define NREGISTRY (sizeof(providers) / sizeof(providers[0]))
 
@@ -682,6 +683,16 @@ static bool node_probe(struct scif_lib *lib, const struct scif_node *node)
 			return true;
 	}
 	return false;
+}
+
+int scif__node_add(struct scif_lib *lib, uint16_t id)
+{
+	return scif__nodemap_add(&lib->map, id, "");
+}
+
+const struct scif_node *scif__node_find(struct scif_lib *lib, uint16_t id)
+{
+	return scif__nodemap_find(&lib->map, id);
 }
 
 bool scif__node_up(struct scif_lib *lib, uint16_t id)

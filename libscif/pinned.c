@@ -110,12 +110,26 @@ SCIF_EXPORT off_t scif_register_pinned_pages(scif_epd_t epd,
 					     off_t offset, int map_flags)
 {
 	struct scif_pinned_pages *pp = pinned_pages;
+	struct scif_kcall_args ka = { .loff = offset, .flags = map_flags };
 	struct scif_ep *ep;
 	off_t po = 0;
 	int ret = scif__ep_lookup(epd, &ep);
 
 	if (ret)
 		return scif__ret(ret);
+	/* An endpoint of the kernel device: its driver pins the range
+	 * itself, the window holds no reference on the handle. */
+	pthread_mutex_lock(&ep->lib->pinned_lock);
+	if (pinned_live(ep->lib, pp)) {
+		ka.addr = pp->addr;
+		ka.len = pp->len;
+		ka.prot = pp->prot;
+	}
+	pthread_mutex_unlock(&ep->lib->pinned_lock);
+	if (ka.addr && scif__kcall(epd, SCIF_KC_REGISTER, &ka, &ret)) {
+		scif__ep_put(ep);
+		return ret ? scif__ret(ret) : (off_t)ka.out_off;
+	}
 	pthread_mutex_lock(&ep->lib->pinned_lock);
 	if (!pinned_live(ep->lib, pp))
 		ret = -EINVAL;

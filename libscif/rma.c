@@ -381,10 +381,18 @@ static int rma_call(scif_epd_t epd, enum scif_rma_op op, off_t loffset,
 {
 	struct scif_rma_action act = { .bounce = -1 };
 	struct rma_local loc = { .off = (uint64_t)loffset };
+	struct scif_kcall_args ka = { .addr = addr, .len = len,
+				      .loff = loffset, .roff = roffset,
+				      .flags = flags };
 	struct scif_ep *ep;
 	uint64_t seq = 0;
-	int ret = scif__ep_lookup(epd, &ep);
+	int ret;
 
+	if (scif__kcall(epd, op == SCIF_RMA_OP_READ ?
+			(virt ? SCIF_KC_VREADFROM : SCIF_KC_READFROM) :
+			(virt ? SCIF_KC_VWRITETO : SCIF_KC_WRITETO), &ka, &ret))
+		return scif__ret(ret);
+	ret = scif__ep_lookup(epd, &ep);
 	if (ret)
 		return scif__ret(ret);
 	if (flags & ~RMA_FLAGS)

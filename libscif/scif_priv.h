@@ -109,7 +109,7 @@ struct scif_rma_action {
 
 #define SCIF_BOUNCE_SLOTS 4
 #define SCIF_BOUNCE_SIZE (64 * 1024)
-#define SCIF_MAX_PROVIDERS 4
+#define SCIF_MAX_PROVIDERS 8
 
 /* An active provider: its table (stubs filled in) and instance. */
 struct scif_prov_inst {
@@ -301,6 +301,11 @@ int scif__wait_seq(struct scif_ep *ep, uint64_t seq);
 
 /* plugin.c: load the run-time providers into the registry (once per
  * process); why the one named name (len bytes) did not load, or NULL. */
+/* 1 when epd's provider carries out call itself (ep_kcall; its result,
+ * 0 or -errno, in *ret), 0 when the core does (kcall.c). */
+int scif__kcall(scif_epd_t epd, enum scif_kcall call,
+		struct scif_kcall_args *args, int *ret);
+
 void scif__plugins_load(void);
 const char *scif__plugin_why(const char *name, size_t len);
 

@@ -293,9 +293,15 @@ SCIF_EXPORT off_t scif_register(scif_epd_t epd, void *addr, size_t len,
 {
 	struct scif_mem mem = { .kind = SCIF_MEM_VA, .va = addr, .len = len };
 	struct scif_ep *ep;
+	struct scif_kcall_args ka = { .addr = addr, .len = len,
+				      .loff = offset, .prot = prot_flags,
+				      .flags = map_flags };
 	off_t po = 0;
-	int ret = scif__ep_lookup(epd, &ep);
+	int ret;
 
+	if (scif__kcall(epd, SCIF_KC_REGISTER, &ka, &ret))
+		return ret ? scif__ret(ret) : (off_t)ka.out_off;
+	ret = scif__ep_lookup(epd, &ep);
 	if (ret)
 		return scif__ret(ret);
 	ret = scif__register(ep, &mem, offset, prot_flags, map_flags, NULL,
@@ -386,9 +392,13 @@ SCIF_EXPORT int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 	struct scif_wire_win_del m;
 	struct scif_window *w;
 	struct scif_ep *ep;
+	struct scif_kcall_args ka = { .loff = offset, .len = len };
 	uint32_t id;
-	int ret = scif__ep_lookup(epd, &ep);
+	int ret;
 
+	if (scif__kcall(epd, SCIF_KC_UNREGISTER, &ka, &ret))
+		return scif__ret(ret);
+	ret = scif__ep_lookup(epd, &ep);
 	if (ret)
 		return scif__ret(ret);
 	if (offset < 0 || off % ps || !len || len % ps || off + len < off) {

@@ -163,7 +163,7 @@ finish $?
 INIT
 
 # --- initramfs (cached per kernel version + this script's hash) -----------
-WANT_MODS="crc32_generic virtio_pci virtio_net 9pnet_virtio 9p veth ib_uverbs rdma_rxe rdma_ucm"
+WANT_MODS="crc32_generic virtio_pci virtio_net 9pnet_virtio 9p veth ib_uverbs rdma_rxe rdma_ucm cuse"
 OPT_MODS="vgem" # loaded with --vgem only
 HASH=$(sha256sum "$SELF" | cut -c1-16)
 INITRD=$CACHE_DIR/initramfs-$KVER-$HASH.cpio.gz
