@@ -259,8 +259,10 @@ static void map_unlink(struct scif_lib *lib, struct scif_map *m)
 	pthread_mutex_lock(&lib->maps_lock);
 	for (pp = &lib->maps; *pp && *pp != m; pp = &(*pp)->next)
 		;
-	if (*pp)
+	if (*pp) {
 		*pp = m->next;
+		__atomic_sub_fetch(&lib->nmaps, 1, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&lib->maps_lock);
 }
 
@@ -325,6 +327,7 @@ static int map_create(struct scif_ep *ep, void *addr, size_t len, int prot,
 		pthread_mutex_lock(&lib->maps_lock);
 		m->next = lib->maps;
 		lib->maps = m;
+		__atomic_add_fetch(&lib->nmaps, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&lib->maps_lock);
 		*out = m->base;
 	}
@@ -406,6 +409,22 @@ void scif__mmap_win_gone(struct scif_ep *ep, uint64_t off, uint64_t len)
 			scif_err("write(eventfd): %m");
 	}
 	pthread_mutex_unlock(&lib->maps_lock);
+}
+
+bool scif__mmap_holds(struct scif_ep *ep, const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+	struct scif_map *m;
+	bool any = false;
+
+	if (!__atomic_load_n(&ep->lib->nmaps, __ATOMIC_RELAXED))
+		return false;
+	pthread_mutex_lock(&ep->lib->maps_lock);
+	for (m = ep->lib->maps; m && !any; m = m->next)
+		any = m->ep == ep && a < (uintptr_t)m->base + m->len &&
+		      a + len > (uintptr_t)m->base;
+	pthread_mutex_unlock(&ep->lib->maps_lock);
+	return any;
 }
 
 static bool have_maps(struct scif_lib *lib, struct scif_ep *ep)

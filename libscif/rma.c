@@ -398,6 +398,7 @@ static int rma_call(scif_epd_t epd, enum scif_rma_op op, off_t loffset,
 {
 	struct scif_rma_action act = { .bounce = -1 };
 	struct rma_local loc = { .off = (uint64_t)loffset };
+	void *user = NULL, *bounce = NULL;
 	struct scif_ep *ep;
 	uint64_t seq = 0;
 	int ret = scif__ep_lookup(epd, &ep);
@@ -412,6 +413,18 @@ static int rma_call(scif_epd_t epd, enum scif_rma_op op, off_t loffset,
 		ret = -EFAULT;
 	if (ret)
 		goto out_put;
+	if (virt && len && scif__mmap_holds(ep, addr, len)) {
+		/* through a buffer of ours, completed before we return */
+		user = addr;
+		addr = bounce = malloc(len);
+		if (!bounce) {
+			ret = -ENOMEM;
+			goto out_put;
+		}
+		if (op == SCIF_RMA_OP_WRITE)
+			memcpy(bounce, user, len);
+		flags |= SCIF_RMA_SYNC;
+	}
 	scif__ep_lock(ep);
 	ret = scif__ep_check(ep->state, SCIF_OP_RMA);
 	if (ret || !len)
@@ -427,6 +440,9 @@ static int rma_call(scif_epd_t epd, enum scif_rma_op op, off_t loffset,
 		ret = scif__wait_seq(ep, seq);
 out:
 	scif__ep_unlock(ep);
+	if (bounce && !ret && op == SCIF_RMA_OP_READ)
+		memcpy(user, bounce, len);
+	free(bounce);
 out_put:
 	scif__ep_put(ep);
 	return scif__ret(ret);

@@ -129,6 +129,7 @@ struct scif_lib {
 
 	pthread_mutex_t maps_op_lock, maps_lock; /* scif_mmap (mmap.c) */
 	struct scif_map *maps;
+	int nmaps; /* atomic: skips the list on the data path */
 	unsigned mmap_coherence_us; /* SCIF_MMAP_COHERENCE_US */
 	size_t mmap_prefetch;	    /* SCIF_MMAP_PREFETCH: bytes */
 
@@ -235,6 +236,10 @@ int scif__rma_mr_sync(struct scif_ep *ep, enum scif_rma_op op,
 void scif__mmap_win_gone(struct scif_ep *ep, uint64_t off, uint64_t len);
 void scif__mmap_ep_close(struct scif_ep *ep);
 void scif__mmap_flush(struct scif_ep *ep);
+/* Whether [addr, addr+len) overlaps a mapping of ep's: a call that touches
+ * it with the endpoint locked goes through a bounce buffer instead (a
+ * fault there waits for a thread that needs the lock). */
+bool scif__mmap_holds(struct scif_ep *ep, const void *addr, size_t len);
 /* regcache_uffd.c: open a userfaultfd (before UFFDIO_API). */
 int scif__uffd_open(bool force_user_only, bool *user_only, const char **why);
 /* [ep locked] Find the local window containing [off, off+len) wholly. */

@@ -34,9 +34,10 @@
 #include <string.h>
 #include <unistd.h>
 
-enum test { T_WRITETO, T_READFROM, T_VWRITETO, T_VREADFROM, T_SEND, T_COUNT };
+enum test { T_WRITETO, T_READFROM, T_VWRITETO, T_VREADFROM, T_SEND, T_MMAP,
+	    T_COUNT };
 static const char *const test_names[T_COUNT] = {
-	"writeto", "readfrom", "vwriteto", "vreadfrom", "send"
+	"writeto", "readfrom", "vwriteto", "vreadfrom", "send", "mmap"
 };
 static const char *const test_titles[T_COUNT] = {
 	"SCIF RMA write BW test (scif_writeto)",
@@ -44,6 +45,7 @@ static const char *const test_titles[T_COUNT] = {
 	"SCIF RMA write BW test, unregistered source (scif_vwriteto)",
 	"SCIF RMA read BW test, unregistered destination (scif_vreadfrom)",
 	"SCIF send BW test (scif_send/scif_recv)",
+	"SCIF mmap read BW test (scif_mmap, memcpy out, scif_munmap)",
 };
 
 #define DEF_SIZE 65536ull
@@ -137,6 +139,9 @@ static void usage(FILE *f)
 "                          vwriteto   scif_vwriteto from unregistered memory\n"
 "                          vreadfrom  scif_vreadfrom into unregistered memory\n"
 "                          send       scif_send / scif_recv, blocking\n"
+"                          mmap       scif_mmap of the peer's window, read\n"
+"                                     out with memcpy, scif_munmap (whole\n"
+"                                     pages: every page faults once)\n"
 "  -s, --size=BYTES      bytes per transfer; K, M, G suffixes are binary\n"
 "                        (default %llu)\n"
 "  -a, --all             sweep sizes 2^%d .. 2^%d (1 B .. 8 MiB)\n"
@@ -219,12 +224,12 @@ static int is_rma(enum test t)
 
 static int is_read(enum test t)
 {
-	return t == T_READFROM || t == T_VREADFROM;
+	return t == T_READFROM || t == T_VREADFROM || t == T_MMAP;
 }
 
 static int is_v(enum test t)
 {
-	return t == T_VWRITETO || t == T_VREADFROM;
+	return t == T_VWRITETO || t == T_VREADFROM || t == T_MMAP;
 }
 
 /* ------------------------------------------------------------------ */
@@ -252,6 +257,19 @@ struct rma_ctx {
 	uint64_t depth, issued;
 };
 
+/* The mmap test's transfer: map the slot, read it in order, unmap: every
+ * page is fetched from the peer by the mapping's first touch. */
+static int mmap_read(struct rma_ctx *c, uint64_t at)
+{
+	void *p = scif_mmap(NULL, c->size, SCIF_PROT_READ, 0, c->epd,
+			    c->roff + (off_t)at);
+
+	if (p == SCIF_MMAP_FAILED)
+		return -1;
+	memcpy(c->lbuf + at, p, c->size);
+	return scif_munmap(p, c->size);
+}
+
 static void rma_one(struct rma_ctx *c, uint64_t k)
 {
 	uint64_t at = (k % c->nslots) * c->size;
@@ -269,6 +287,9 @@ static void rma_one(struct rma_ctx *c, uint64_t k)
 	case T_VWRITETO:
 		r = scif_vwriteto(c->epd, c->lbuf + at, c->size,
 				  c->roff + (off_t)at, c->flags);
+		break;
+	case T_MMAP:
+		r = mmap_read(c, at);
 		break;
 	default:
 		r = scif_vreadfrom(c->epd, c->lbuf + at, c->size,

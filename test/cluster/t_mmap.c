@@ -47,7 +47,7 @@
 #define FLAG_OFF (2 * PG) /* its flag, on the page after */
 #define SPIN_S 10.0
 
-enum { C_TUTORIAL = 1, C_FILL, C_VERIFY, C_UNREG_X, C_QUIT };
+enum { C_TUTORIAL = 1, C_FILL, C_VERIFY, C_UNREG_X, C_RECV, C_SEND, C_QUIT };
 
 struct cmd {
 	uint32_t op, pad;
@@ -242,6 +242,19 @@ static void server(uint16_t port)
 			ok = tc_verify(win + c.off, c.len, c.seed, 0) < 0;
 		else if (c.op == C_UNREG_X)
 			ok = scif_unregister(epd, XOFF, XLEN) == 0;
+		else if (c.op == C_RECV) { /* c.len bytes of pattern c.seed */
+			uint8_t *b = pages(c.len);
+
+			tc_recv_all(epd, b, (int)c.len);
+			ok = tc_verify(b, c.len, c.seed, 0) < 0;
+			munmap(b, c.len);
+		} else if (c.op == C_SEND) {
+			uint8_t *b = pages(c.len);
+
+			tc_fill(b, c.len, c.seed, 0);
+			tc_send_all(epd, b, (int)c.len);
+			munmap(b, c.len);
+		}
 		if (!ok)
 			fprintf(stderr, "server: command %u failed\n", c.op);
 		tc_send_all(epd, &ok, sizeof(ok));
@@ -328,6 +341,51 @@ static void visibility(void)
 	       worst * 1e3, bound_s * 1e3);
 	TC_CHECK(scif_munmap(m, WLEN) == 0, "munmap");
 	munmap(buf, PG);
+}
+
+/* SCIF calls on the endpoint with buffers inside its own mapping: a page
+ * fault there must not wait for a lock the call holds. */
+static void calls_on_mapping(void)
+{
+	uint8_t *m = map(NULL, 16 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+			 WOFF + 40 * PG);
+	int fence;
+
+	cmd(C_FILL, 40 * PG, 16 * PG, 41);
+	usleep((useconds_t)(bound_s * 1e6)); /* no page fetched before */
+	/* send from absent pages: the server checks what arrives */
+	{
+		struct cmd c = { .op = C_RECV, .len = 2 * PG, .seed = 41 };
+		uint32_t ok;
+
+		tc_send_all(epd, &c, sizeof(c));
+		tc_send_all(epd, m, 2 * PG);
+		tc_recv_all(epd, &ok, sizeof(ok));
+		TC_CHECK(ok == 1, "send from the mapping");
+	}
+	/* recv into it, then a fence writes it back */
+	{
+		struct cmd c = { .op = C_SEND, .len = 2 * PG, .seed = 42 };
+		uint32_t ok;
+
+		tc_send_all(epd, &c, sizeof(c));
+		tc_recv_all(epd, m + 4 * PG, 2 * PG);
+		tc_recv_all(epd, &ok, sizeof(ok));
+		TC_CHECK(tc_verify(m + 4 * PG, 2 * PG, 42, 0) < 0, "recv");
+	}
+	/* scif_vwriteto from it, scif_vreadfrom into it */
+	TC_CHECK(scif_vwriteto(epd, m, 2 * PG, (off_t)(WOFF + 60 * PG), 0) == 0,
+		 "vwriteto from the mapping");
+	TC_CHECK(scif_vreadfrom(epd, m + 10 * PG, PG, (off_t)(WOFF + 40 * PG),
+				SCIF_RMA_SYNC) == 0,
+		 "vreadfrom into the mapping");
+	TC_CHECK(tc_verify(m + 10 * PG, PG, 41, 0) < 0, "vreadfrom");
+	TC_CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &fence) == 0 &&
+			 scif_fence_wait(epd, fence) == 0,
+		 "fence");
+	cmd(C_VERIFY, 44 * PG, 2 * PG, 42);
+	cmd(C_VERIFY, 60 * PG, 2 * PG, 41);
+	TC_CHECK(scif_munmap(m, 16 * PG) == 0, "munmap");
 }
 
 /* 4) SCIF_MAP_FIXED, partial unmaps, several mappings, read-only */
@@ -455,6 +513,7 @@ static void client(uint16_t node, uint16_t port)
 	cmd(C_TUTORIAL, 0, 0, 0);
 	tutorial(0);
 	visibility();
+	calls_on_mapping();
 	shapes();
 	unregister_mapped();
 	killed_peer(port);
