@@ -82,10 +82,14 @@ static int map_check(struct scif_ep *ep, uint64_t off, uint64_t len, int prot,
 /* The userfaultfd of a new mapping, registered over it. */
 static int map_uffd(struct scif_map *m)
 {
-	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MINOR_SHMEM };
+	/* MISSING: a page never fetched; MINOR: one dropped since (its page
+	 * stays in the file: fetched again in place) */
 	struct uffdio_register r = {
 		.range = { .start = (uintptr_t)m->base, .len = m->len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
+		.mode = UFFDIO_REGISTER_MODE_MISSING |
+			UFFDIO_REGISTER_MODE_MINOR,
 	};
 	const char *why = NULL;
 	bool user_only;
@@ -111,44 +115,54 @@ static int map_uffd(struct scif_map *m)
 	return 0;
 }
 
-/* The stage (every transfer goes through it), the twin and page arrays. */
+/* The file of the pages and the thread's alias of it (registered: every
+ * transfer goes to or from it), the twin and the page arrays.  Not
+ * inherited by a child: its copy would not be kept coherent. */
 static int map_buffers(struct scif_map *m)
 {
 	struct scif_mem mem = { .kind = SCIF_MEM_VA };
 	int ret;
 
-	m->stage_len = m->lib->mmap_prefetch / m->pg * m->pg;
-	if (m->stage_len > m->len)
-		m->stage_len = m->len;
-	m->stage = mmap(NULL, m->stage_len, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	m->prefetch = m->lib->mmap_prefetch / m->pg;
+	m->memfd = memfd_create("scif-mmap", MFD_CLOEXEC);
+	if (m->memfd < 0 || ftruncate(m->memfd, (off_t)m->len)) {
+		scif_err("scif_mmap: memfd of %zu bytes: %m", m->len);
+		return -ENOMEM;
+	}
+	m->alias = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			m->memfd, 0);
 	m->state = calloc(m->npages, 1);
 	m->epoch = calloc(m->npages, sizeof(*m->epoch));
-	if (m->stage == MAP_FAILED || !m->state || !m->epoch)
+	if (m->alias == MAP_FAILED || !m->state || !m->epoch)
 		return -ENOMEM;
+	madvise(m->alias, m->len, MADV_DONTFORK);
 	if (m->prot & SCIF_PROT_WRITE) {
 		m->twin = mmap(NULL, m->len, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
 			       0);
 		if (m->twin == MAP_FAILED)
 			return -ENOMEM;
+		madvise(m->twin, m->len, MADV_DONTFORK);
 	}
-	mem.va = m->stage_mr.va = m->stage;
-	mem.len = m->stage_mr.len = m->stage_len;
-	m->stage_mr.access = SCIF_ACC_LOCAL_READ | SCIF_ACC_LOCAL_WRITE;
-	ret = m->ep->ops->mr_reg(m->ep, &mem, &m->stage_mr);
+	mem.va = m->alias_mr.va = m->alias;
+	mem.len = m->alias_mr.len = m->len;
+	m->alias_mr.access = SCIF_ACC_LOCAL_READ | SCIF_ACC_LOCAL_WRITE;
+	ret = m->ep->ops->mr_reg(m->ep, &mem, &m->alias_mr);
 	if (ret)
 		return ret == -ECONNRESET ? ret : -ENOMEM;
-	m->stage_reg = true;
+	m->alias_reg = true;
+	m->continue_wp = true; /* until the kernel refuses it */
 	return 0;
 }
 
 static void map_free(struct scif_map *m)
 {
-	if (m->stage_reg)
-		m->ep->ops->mr_dereg(m->ep, &m->stage_mr);
-	if (m->stage && m->stage != MAP_FAILED)
-		munmap(m->stage, m->stage_len);
+	if (m->alias_reg)
+		m->ep->ops->mr_dereg(m->ep, &m->alias_mr);
+	if (m->alias && m->alias != MAP_FAILED)
+		munmap(m->alias, m->len);
+	if (m->memfd >= 0)
+		close(m->memfd);
 	if (m->twin && m->twin != MAP_FAILED)
 		munmap(m->twin, m->len);
 	free(m->state);
@@ -180,7 +194,7 @@ static struct scif_map *map_alloc(struct scif_ep *ep, size_t len,
 	m->npages = m->nleft = m->len / pg;
 	m->off = off;
 	m->prot = prot;
-	m->uffd = m->evfd = -1;
+	m->uffd = m->evfd = m->memfd = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	m->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -204,16 +218,13 @@ static int map_start(struct scif_map *m, void *addr, bool fixed)
 	if (ret)
 		return ret;
 	m->base = mmap(addr, m->len, vm_prot(m->prot),
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-			       (fixed ? MAP_FIXED : 0),
-		       -1, 0);
+		       MAP_SHARED | (fixed ? MAP_FIXED : 0), m->memfd, 0);
 	if (m->base == MAP_FAILED) {
 		scif_err("scif_mmap: mmap of %zu bytes: %m", m->len);
 		m->base = NULL;
 		return -ENOMEM;
 	}
-	/* 4 KiB pages: each is fetched, tracked and dropped on its own */
-	madvise(m->base, m->len, MADV_NOHUGEPAGE);
+	madvise(m->base, m->len, MADV_DONTFORK);
 	ret = map_uffd(m);
 	if (ret)
 		goto err_unmap;

@@ -2,16 +2,20 @@
 /*
  * The fault thread of a scif_mmap mapping.
  *
- * The mapping is anonymous memory registered with a userfaultfd of its own:
- * a first access raises a MISSING fault, answered by reading the peer's
- * window through the core's RMA path into the registered stage buffer and
- * UFFDIO_COPY'ing it in (write-protected on a writable mapping).  A write
- * raises a WP fault: the page's fetched bytes are kept (twin), the page is
- * made writable and DIRTY.  Every tick (half of SCIF_MMAP_COHERENCE_US):
- * dirty pages are write-protected again and the bytes that differ from
- * their twin written to the peer, in ascending address order; clean pages
- * fetched before the previous tick are dropped (MADV_DONTNEED), so the next
- * access fetches them again.  A page the peer no longer has (window
+ * The mapping is a shared mapping of a memfd, registered with a userfaultfd
+ * of its own; the thread reaches the same pages through an alias mapping
+ * that is not watched and is registered with the provider.  An access to a
+ * page not mapped (never fetched: a MISSING fault; dropped since: MINOR)
+ * is answered by reading the peer's window through the core's RMA path
+ * straight into the alias and mapping the page with UFFDIO_CONTINUE
+ * (write-protected on a writable mapping): no copy, and after the first
+ * fetch no page allocation.  A write raises a WP fault: the page's fetched
+ * bytes are kept (twin), the page is made writable and DIRTY.  Every tick
+ * (half of SCIF_MMAP_COHERENCE_US): dirty pages are write-protected again
+ * and the bytes that differ from their twin written to the peer, in
+ * ascending address order; clean pages fetched before the previous tick
+ * are unmapped (MADV_DONTNEED keeps the file's pages), so the next access
+ * fetches them again.  A page the peer no longer has (window
  * unregistered, connection gone) is replaced by a mapping of an empty file:
  * an access raises SIGBUS, as past the end of a truncated file.
  *
@@ -31,6 +35,10 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef UFFDIO_CONTINUE_MODE_WP /* Linux >= 6.5 */
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
 
 /* Bytes that differ closer than this are written back as one run. */
 #define DIFF_GAP 64
@@ -118,53 +126,65 @@ static void rma_failed(struct scif_map *m, size_t p, size_t n, int err)
 	poison(m, 0, m->npages);
 }
 
-/* Install [p, p+n) from the stage; write-protected on writable mappings so
- * the first write is seen. */
+static int write_protect(struct scif_map *m, size_t p, size_t n);
+
+/* Map [p, p+n), fetched into the alias; write-protected on writable
+ * mappings so the first write is seen.  Before Linux 6.5 UFFDIO_CONTINUE
+ * cannot write-protect: the pages are protected right after, before the
+ * faulting threads are woken (docs/mmap.md: the window this leaves). */
 static int install(struct scif_map *m, size_t p, size_t n)
 {
+	bool wp = writable(m);
 	size_t done = 0;
 
 	while (done < n) {
-		struct uffdio_copy c = {
-			.dst = (uintptr_t)map_page(m, p + done),
-			.src = (uintptr_t)(m->stage + done * m->pg),
-			.len = (n - done) * m->pg,
-			.mode = writable(m) ? UFFDIO_COPY_MODE_WP : 0,
+		struct uffdio_continue c = {
+			.range = { .start = (uintptr_t)map_page(m, p + done),
+				   .len = (n - done) * m->pg },
+			.mode = !wp		? 0 :
+				m->continue_wp	? UFFDIO_CONTINUE_MODE_WP :
+						  UFFDIO_CONTINUE_MODE_DONTWAKE,
 		};
 
-		if (!ioctl(m->uffd, UFFDIO_COPY, &c)) {
-			done = n;
+		if (!ioctl(m->uffd, UFFDIO_CONTINUE, &c))
 			break;
-		}
-		if (c.copy > 0) {
-			done += (size_t)c.copy / m->pg;
+		if (c.mapped > 0) {
+			done += (size_t)c.mapped / m->pg;
 			continue;
 		}
 		if (errno == EAGAIN) /* the address space was changing */
 			continue;
-		if (errno == EEXIST) { /* a page already there: keep it */
-			set_state(m, p + done, PG_CLEAN);
+		if (errno == EINVAL && wp && m->continue_wp) {
+			m->continue_wp = false;
+			continue;
+		}
+		if (errno == EEXIST) { /* mapped already: keep it */
 			done++;
 			continue;
 		}
-		scif_err("UFFDIO_COPY at %p: %m", (void *)c.dst);
+		scif_err("UFFDIO_CONTINUE at %p: %m", (void *)c.range.start);
 		return -errno;
+	}
+	if (wp && !m->continue_wp) {
+		write_protect(m, p, n);
+		wake_range(m, p, n);
 	}
 	for (done = 0; done < n; done++)
 		set_state(m, p + done, PG_CLEAN);
 	return 0;
 }
 
-/* Fetch [p, p+n) of the peer's window into the stage and install it. */
+/* Fetch [p, p+n) of the peer's window into the alias and map it. */
 static int fetch(struct scif_map *m, size_t p, size_t n)
 {
 	int ret = 0;
 
 	if (!m->readable) /* a write-only window reads as zeros */
-		memset(m->stage, 0, n * m->pg);
+		memset(m->alias + p * m->pg, 0, n * m->pg);
 	else
-		ret = scif__rma_mr_sync(m->ep, SCIF_RMA_OP_READ, &m->stage_mr,
-					0, n * m->pg, m->off + p * m->pg, 0);
+		ret = scif__rma_mr_sync(m->ep, SCIF_RMA_OP_READ, &m->alias_mr,
+					p * m->pg, n * m->pg,
+					m->off + p * m->pg, 0);
 	if (ret && n > 1) { /* one window of several went: page by page */
 		size_t i;
 
@@ -185,19 +205,41 @@ static int fetch(struct scif_map *m, size_t p, size_t n)
  * while the faults are sequential. */
 static void missing_fault(struct scif_map *m, size_t p)
 {
-	size_t max = m->stage_len / m->pg, n = 0;
+	size_t max = m->prefetch, n = 0;
 
 	if (m->state[p] != PG_ABSENT) { /* answered already, or poisoned */
 		wake_range(m, p, 1);
 		return;
 	}
-	m->batch = p == m->seq_next && m->batch ? m->batch * 2 : 1;
+	m->ahead = p == m->seq_next && m->batch;
+	m->batch = m->ahead ? m->batch * 2 : 1;
 	if (m->batch > max)
 		m->batch = max;
 	while (n < m->batch && p + n < m->npages &&
 	       m->state[p + n] == PG_ABSENT)
 		n++;
 	scif_trace("mapping %p: fault at page %zu: fetching %zu", (void *)m->base,
+		   p, n);
+	fetch(m, p, n);
+	m->seq_next = p + n;
+}
+
+/* Sequential faults: the batch after the one just fetched, while the
+ * application reads that one (and no fault waits). */
+static void read_ahead(struct scif_map *m)
+{
+	struct pollfd pfd = { .fd = m->uffd, .events = POLLIN };
+	size_t p = m->seq_next, n = 0;
+
+	m->ahead = false;
+	if (poll(&pfd, 1, 0) > 0)
+		return;
+	while (n < m->batch && p + n < m->npages &&
+	       m->state[p + n] == PG_ABSENT)
+		n++;
+	if (!n)
+		return;
+	scif_trace("mapping %p: reading ahead pages %zu+%zu", (void *)m->base,
 		   p, n);
 	fetch(m, p, n);
 	m->seq_next = p + n;
@@ -216,7 +258,7 @@ static void wp_fault(struct scif_map *m, size_t p)
 		return;
 	}
 	scif_trace("mapping %p: page %zu written", (void *)m->base, p);
-	memcpy(m->twin + p * m->pg, map_page(m, p), m->pg);
+	memcpy(m->twin + p * m->pg, m->alias + p * m->pg, m->pg);
 	if (ioctl(m->uffd, UFFDIO_WRITEPROTECT, &wp)) {
 		scif_err("UFFDIO_WRITEPROTECT (clear) at %p: %m",
 			 (void *)map_page(m, p));
@@ -241,11 +283,11 @@ static int write_protect(struct scif_map *m, size_t p, size_t n)
 	return 0;
 }
 
-/* Write the bytes of stage page i (mapping page p) that differ from its
- * twin to the peer, run by run in ascending order. */
-static int write_diff(struct scif_map *m, size_t i, size_t p)
+/* Write the bytes of page p that differ from its twin to the peer, run by
+ * run in ascending order. */
+static int write_diff(struct scif_map *m, size_t p)
 {
-	const char *now = m->stage + i * m->pg, *was = m->twin + p * m->pg;
+	const char *now = m->alias + p * m->pg, *was = m->twin + p * m->pg;
 	size_t a = 0, b, e;
 	int ret;
 
@@ -257,8 +299,8 @@ static int write_diff(struct scif_map *m, size_t i, size_t p)
 		for (b = e = a + 1; b < m->pg && b - e < DIFF_GAP; b++)
 			if (now[b] != was[b])
 				e = b + 1;
-		ret = scif__rma_mr_sync(m->ep, SCIF_RMA_OP_WRITE, &m->stage_mr,
-					i * m->pg + a, e - a,
+		ret = scif__rma_mr_sync(m->ep, SCIF_RMA_OP_WRITE, &m->alias_mr,
+					p * m->pg + a, e - a,
 					m->off + p * m->pg + a,
 					SCIF_RMA_ORDERED);
 		if (ret)
@@ -267,7 +309,7 @@ static int write_diff(struct scif_map *m, size_t i, size_t p)
 	}
 }
 
-/* Write back the dirty pages [p, p+n) (all DIRTY, n fits the stage). */
+/* Write back the dirty pages [p, p+n) (all DIRTY). */
 static void write_back_run(struct scif_map *m, size_t p, size_t n)
 {
 	size_t i;
@@ -277,9 +319,8 @@ static void write_back_run(struct scif_map *m, size_t p, size_t n)
 		return;
 	scif_trace("mapping %p: writing back pages %zu+%zu", (void *)m->base,
 		   p, n);
-	memcpy(m->stage, map_page(m, p), n * m->pg);
 	for (i = 0; i < n; i++) {
-		ret = write_diff(m, i, p + i);
+		ret = write_diff(m, p + i);
 		if (ret) {
 			rma_failed(m, p + i, n - i, ret);
 			return;
@@ -290,7 +331,7 @@ static void write_back_run(struct scif_map *m, size_t p, size_t n)
 
 static void write_back(struct scif_map *m, size_t lo, size_t hi)
 {
-	size_t max = m->stage_len / m->pg, p = lo;
+	size_t max = m->prefetch, p = lo;
 
 	while (p < hi) {
 		size_t n = 0;
@@ -469,6 +510,8 @@ void *scif__map_thread(void *arg)
 				return NULL;
 		}
 		faults(m);
+		if (m->ahead)
+			read_ahead(m);
 		if (!m->nlive)
 			m->next_tick_ns = mono_ns() +
 					  (long long)m->lib->mmap_coherence_us *

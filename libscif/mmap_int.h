@@ -43,6 +43,9 @@ struct scif_map {
 	int prot;     /* SCIF_PROT_* */
 	bool readable; /* the peer's windows allow reading */
 	int uffd, evfd, gonefd;
+	int memfd;    /* the pages: shared by the mapping and the alias */
+	char *alias;  /* the thread's view of them (not watched), registered:
+		       * every transfer goes to or from it */
 	pthread_t thread;
 
 	pthread_mutex_t lock; /* the request and notice fields */
@@ -65,11 +68,12 @@ struct scif_map {
 	size_t nlive; /* CLEAN + DIRTY */
 	size_t nleft; /* not GONE */
 	char *twin;   /* writable mappings: the fetched bytes of DIRTY pages */
-	char *stage;  /* registered: every transfer goes through it */
-	size_t stage_len;
-	struct scif_mr stage_mr;
-	bool stage_reg;
+	struct scif_mr alias_mr;
+	bool alias_reg;
+	bool continue_wp; /* UFFDIO_CONTINUE_MODE_WP works (Linux >= 6.5) */
+	size_t prefetch;  /* pages fetched at most per fault */
 	size_t seq_next, batch; /* sequential prefetch */
+	bool ahead;		/* fetch the next batch before it is touched */
 	long long next_tick_ns;
 };
 
