@@ -45,7 +45,7 @@ static const char *const test_titles[T_COUNT] = {
 	"SCIF RMA write BW test, unregistered source (scif_vwriteto)",
 	"SCIF RMA read BW test, unregistered destination (scif_vreadfrom)",
 	"SCIF send BW test (scif_send/scif_recv)",
-	"SCIF mmap read BW test (scif_mmap, memcpy out, scif_munmap)",
+	"SCIF mmap read BW test (memcpy out of a scif_mmap mapping)",
 };
 
 #define DEF_SIZE 65536ull
