@@ -82,8 +82,11 @@ static int map_check(struct scif_ep *ep, uint64_t off, uint64_t len, int prot,
 /* The userfaultfd of a new mapping, registered over it. */
 static int map_uffd(struct scif_map *m)
 {
+	/* UNMAP: the application's own munmap/mmap(MAP_FIXED) of a page
+	 * ends our use of it (a later tick must not drop someone else's) */
 	struct uffdio_api api = { .api = UFFD_API,
-				  .features = UFFD_FEATURE_MINOR_SHMEM };
+				  .features = UFFD_FEATURE_MINOR_SHMEM |
+					      UFFD_FEATURE_EVENT_UNMAP };
 	/* MISSING: a page never fetched; MINOR: one dropped since (its page
 	 * stays in the file: fetched again in place) */
 	struct uffdio_register r = {
@@ -237,6 +240,10 @@ static int map_start(struct scif_map *m, void *addr, bool fixed)
 	scif_err("pthread_create: %s", strerror(-ret));
 	ret = -ENOMEM;
 err_unmap:
+	/* closed first: no UNMAP event for nobody to read */
+	if (m->uffd >= 0)
+		close(m->uffd);
+	m->uffd = -1;
 	munmap(m->base, m->len);
 	return ret;
 }
@@ -334,6 +341,8 @@ static int map_create(struct scif_ep *ep, void *addr, size_t len, int prot,
 		maps_forget(lib, (uintptr_t)addr, (uintptr_t)addr + m->len,
 			    NULL, false);
 	ret = map_start(m, addr, flags & SCIF_MAP_FIXED);
+	if (ret && (flags & SCIF_MAP_FIXED)) /* the old pages are not ours */
+		munmap(addr, m->len);
 	if (!ret) {
 		pthread_mutex_lock(&lib->maps_lock);
 		m->next = lib->maps;

@@ -68,6 +68,15 @@ static void set_state(struct scif_map *m, size_t p, uint8_t s)
 		m->epoch[p] = m->tick;
 }
 
+/* Stop watching [p, p+n) (faults there are woken and retried). */
+static int unwatch(struct scif_map *m, size_t p, size_t n)
+{
+	struct uffdio_range r = { .start = (uintptr_t)map_page(m, p),
+				  .len = n * m->pg };
+
+	return ioctl(m->uffd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
+}
+
 static void wake_range(struct scif_map *m, size_t p, size_t n)
 {
 	struct uffdio_range r = { .start = (uintptr_t)map_page(m, p),
@@ -94,7 +103,10 @@ static void poison(struct scif_map *m, size_t p, size_t n)
 		while (j < p + n && m->state[j] != PG_GONE &&
 		       m->state[j] != PG_DEAD)
 			j++;
-		if (mmap(map_page(m, i), (j - i) * m->pg, prot,
+		/* unwatched first: the replacement must not wait for us to
+		 * read its UNMAP event */
+		if (unwatch(m, i, j - i) ||
+		    mmap(map_page(m, i), (j - i) * m->pg, prot,
 			 MAP_SHARED | MAP_FIXED, m->gonefd, 0) == MAP_FAILED) {
 			/* still registered: faults keep being answered */
 			scif_err("mapping %p: cannot poison %zu pages: %m",
@@ -201,13 +213,33 @@ static int fetch(struct scif_map *m, size_t p, size_t n)
 	return install(m, p, n);
 }
 
+/* A dirty page whose mapping the application dropped (MADV_DONTNEED):
+ * its bytes are still in the file, mapped again writable. */
+static void install_dirty(struct scif_map *m, size_t p)
+{
+	struct uffdio_continue c = {
+		.range = { .start = (uintptr_t)map_page(m, p), .len = m->pg },
+	};
+
+	if (ioctl(m->uffd, UFFDIO_CONTINUE, &c) && errno != EEXIST) {
+		scif_err("UFFDIO_CONTINUE at %p: %m", (void *)map_page(m, p));
+		wake_range(m, p, 1);
+	}
+}
+
 /* A MISSING fault at page p: fetch a run of absent pages from it, longer
  * while the faults are sequential. */
 static void missing_fault(struct scif_map *m, size_t p)
 {
 	size_t max = m->prefetch, n = 0;
 
-	if (m->state[p] != PG_ABSENT) { /* answered already, or poisoned */
+	if (m->state[p] == PG_DIRTY) { /* dropped by the application */
+		install_dirty(m, p);
+		return;
+	}
+	if (m->state[p] == PG_CLEAN) /* the same, or answered already */
+		set_state(m, p, PG_ABSENT);
+	if (m->state[p] != PG_ABSENT) { /* poisoned or gone: retried */
 		wake_range(m, p, 1);
 		return;
 	}
@@ -387,10 +419,27 @@ static void forget(struct scif_map *m, size_t lo, size_t hi, bool unmap)
 	for (p = lo; p < hi; p++) {
 		if (m->state[p] == PG_GONE)
 			continue;
-		if (unmap && munmap(map_page(m, p), m->pg))
+		/* unwatched first: our own unmap must not wait for us to read
+		 * its UNMAP event */
+		if (unmap && (unwatch(m, p, 1) || munmap(map_page(m, p), m->pg)))
 			scif_err("munmap(%p): %m", (void *)map_page(m, p));
 		set_state(m, p, PG_GONE);
 	}
+}
+
+/* The application unmapped or replaced [a, e) itself (munmap, mmap
+ * MAP_FIXED): those pages are not ours any more. */
+static void unmapped(struct scif_map *m, uintptr_t a, uintptr_t e)
+{
+	uintptr_t b = (uintptr_t)m->base;
+	size_t p;
+
+	if (a < b)
+		a = b;
+	for (p = (a - b) / m->pg; p < m->npages && map_page(m, p) < (char *)e;
+	     p++)
+		if (m->state[p] != PG_GONE)
+			set_state(m, p, PG_GONE);
 }
 
 /* The peer unregistered windows: poison the pages they held. */
@@ -469,6 +518,9 @@ static void faults(struct scif_map *m)
 			uintptr_t a = (uintptr_t)msg[i].arg.pagefault.address;
 			size_t p;
 
+			if (msg[i].event == UFFD_EVENT_UNMAP)
+				unmapped(m, (uintptr_t)msg[i].arg.remove.start,
+					 (uintptr_t)msg[i].arg.remove.end);
 			if (msg[i].event != UFFD_EVENT_PAGEFAULT)
 				continue;
 			p = (a - (uintptr_t)m->base) / m->pg;

@@ -438,6 +438,35 @@ static void shapes(void)
 			 threads(), base_threads);
 }
 
+/* The application's own munmap, mmap(MAP_FIXED) and madvise on a mapping:
+ * the library must not drop pages that are no longer its own, nor hang on
+ * a page dropped under it. */
+static void app_calls(void)
+{
+	uint8_t *m = map(NULL, 4 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+			 WOFF + 40 * PG),
+		*r;
+
+	cmd(C_FILL, 40 * PG, 4 * PG, 51);
+	usleep((useconds_t)(bound_s * 1e6));
+	TC_CHECK(tc_verify(m, 4 * PG, 51, 0) < 0, "content");
+	/* page 3: dirtied, dropped by the application, still ours */
+	tc_fill(m + 3 * PG, PG, 52, 0);
+	TC_CHECK(madvise(m + 3 * PG, PG, MADV_DONTNEED) == 0, "madvise");
+	TC_CHECK(tc_verify(m + 3 * PG, PG, 52, 0) < 0, "after MADV_DONTNEED");
+	/* pages 0-1: replaced by plain memory of the application's */
+	r = mmap(m, 2 * PG, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	TC_CHECK(r == m, "mmap MAP_FIXED over the mapping");
+	tc_fill(r, 2 * PG, 53, 0);
+	usleep((useconds_t)(3 * bound_s * 1e6)); /* several ticks */
+	TC_CHECK(tc_verify(r, 2 * PG, 53, 0) < 0,
+		 "the library dropped memory no longer its own");
+	munmap(r, 2 * PG);
+	TC_CHECK(scif_munmap(m + 2 * PG, 2 * PG) == 0, "munmap the rest");
+	cmd(C_VERIFY, 43 * PG, PG, 52); /* page 3 was written back */
+}
+
 /* 5) the server unregisters X while we have it mapped */
 static void unregister_mapped(void)
 {
@@ -520,6 +549,7 @@ static void client(uint16_t node, uint16_t port)
 	visibility();
 	calls_on_mapping();
 	shapes();
+	app_calls();
 	unregister_mapped();
 	killed_peer(port);
 	/* 7) close unmaps; then ECONNRESET */
