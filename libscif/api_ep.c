@@ -157,6 +157,7 @@ static void ep_drop_provider(struct scif_ep *ep)
 
 	if (!ep->pi)
 		return;
+	scif__ep_lead_revoke(ep);
 	ep->pi = NULL;
 	ep->ops = &scif__null_ops;
 	scif__ep_unlock(ep);
@@ -428,6 +429,7 @@ SCIF_EXPORT int scif_close(scif_epd_t epd)
 	was_connected = ep->state == SCIF_EP_CONNECTED;
 	ep->state = SCIF_EP_CLOSING; /* refuses new requests */
 	scif__ep_wake(ep); /* blocked callers see CLOSING and return */
+	scif__ep_lead_revoke(ep);
 	scif__ep_unlock(ep);
 	unlisten_all(ep, ep->lctx);
 

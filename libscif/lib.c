@@ -65,23 +65,6 @@ long long scif__now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield");
-#endif
-}
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 uint32_t scif__env_u32(const char *name, uint32_t def, uint32_t lo,
 		       uint32_t hi)
 {
@@ -138,6 +121,16 @@ static int stub_send_pending(struct scif_ep *ep)
 {
 	(void)ep;
 	return 0;
+}
+
+static int stub_ep_lead(struct scif_ep *ep)
+{
+	(void)ep;
+	return -EOPNOTSUPP;
+}
+static void stub_ep_unlead(struct scif_ep *ep)
+{
+	(void)ep;
 }
 static void stub_query(struct scif_ep *ep, struct scif_prov_attr *a)
 {
@@ -198,6 +191,9 @@ static void fill_stubs(struct scif_provider_ops *o)
 	FILL(ep_progress, stub_ep_progress);
 	FILL(ep_idle, stub_ep_idle);
 	FILL(send_pending, stub_send_pending);
+	FILL(ep_lead, stub_ep_lead);
+	FILL(ep_lead_event, stub_ep_progress);
+	FILL(ep_unlead, stub_ep_unlead);
 	FILL(query, stub_query);
 	FILL(mr_reg, stub_mr_reg);
 	FILL(mr_dereg, stub_mr_dereg);
@@ -265,6 +261,9 @@ const struct scif_provider_ops scif__null_ops = {
 	.ep_progress = stub_ep_progress,
 	.ep_idle = stub_ep_idle,
 	.send_pending = stub_send_pending,
+	.ep_lead = stub_ep_lead,
+	.ep_lead_event = stub_ep_progress,
+	.ep_unlead = stub_ep_unlead,
 	.query = stub_query,
 	.mr_reg = stub_mr_reg,
 	.mr_dereg = stub_mr_dereg,
@@ -554,6 +553,10 @@ static void fork_child(void)
 			close(ep->ev.lib_fd);
 			ep->ev.lib_fd = -1;
 		}
+		if (ep && ep->lead_efd >= 0) {
+			close(ep->lead_efd);
+			ep->lead_efd = -1;
+		}
 	}
 	if (nabandoned == SCIF_MAX_ABANDONED)
 		nabandoned--; /* the oldest's descriptors become ENOTTY */
@@ -761,6 +764,8 @@ struct scif_ep *scif__ep_new(struct scif_lib *lib, int *err)
 	ep->state = SCIF_EP_UNBOUND;
 	ep->port.node = lib->self;
 	ep->ops = &scif__null_ops;
+	ep->lead_fd = -1;
+	ep->lead_efd = -1;
 	return ep;
 }
 
@@ -774,6 +779,8 @@ void scif__ep_put(struct scif_ep *ep)
 	if (__atomic_sub_fetch(&ep->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	scif__evfd_close(&ep->ev);
+	if (ep->lead_efd >= 0)
+		close(ep->lead_efd);
 	pthread_cond_destroy(&ep->cond);
 	pthread_mutex_destroy(&ep->send_lock);
 	pthread_mutex_destroy(&ep->recv_lock);
@@ -851,6 +858,8 @@ void scif__ep_lock(struct scif_ep *ep)
 
 void scif__ep_unlock(struct scif_ep *ep)
 {
+	if (ep->lead_fd >= 0) /* the leader's call ends: serve it again */
+		scif__ep_unlead(ep);
 	pthread_mutex_unlock(&ep->lock);
 }
 
@@ -923,6 +932,7 @@ void scif__ep_wake(struct scif_ep *ep)
 {
 	ep->wake_gen++;
 	pthread_cond_broadcast(&ep->cond);
+	scif__ep_lead_kick(ep);
 	if (ep->ev_defer) {
 		ep->ev_dirty = true;
 		return;
@@ -930,75 +940,6 @@ void scif__ep_wake(struct scif_ep *ep)
 	ep->ev_dirty = false;
 	if (ep->state != SCIF_EP_CLOSING)
 		scif__evfd_set(&ep->ev, scif__ep_events(ep));
-}
-
-/*
- * [ep locked] SCIF_SPIN_US: poll the endpoint's own transport for a while
- * before sleeping, so that a blocked caller sees its completions without a
- * hand-off from the progress thread.  The lock is dropped between polls.
- * Returns true when something happened.
- */
-static bool ep_spin(struct scif_ep *ep, long long deadline_ms, bool defer)
-{
-	long long end = now_ns() + (long long)ep->lib->spin_us * 1000;
-	unsigned gen = ep->wake_gen, i = 0;
-	bool hit = false;
-
-	if (deadline_ms >= 0 && end > deadline_ms * 1000000)
-		end = deadline_ms * 1000000;
-	ep->ev_defer = defer;
-	for (;;) {
-		if (ep->ops->ep_progress(ep) > 0 || ep->wake_gen != gen) {
-			hit = true;
-			break;
-		}
-		pthread_mutex_unlock(&ep->lock);
-		cpu_relax();
-		pthread_mutex_lock(&ep->lock);
-		/* the clock is read now and then: it costs more than a poll */
-		if (ep->wake_gen != gen || (++i % 32 == 0 && now_ns() >= end))
-			break;
-	}
-	/* whatever the outcome: the provider's wake-ups are armed again */
-	if (ep->ops->ep_idle(ep) > 0)
-		hit = true;
-	hit |= ep->wake_gen != gen;
-	ep->ev_defer = false;
-	/* about to sleep: the descriptor must tell the truth meanwhile */
-	if (!hit && ep->ev_dirty)
-		scif__ep_wake(ep);
-	return hit;
-}
-
-static int ep_wait(struct scif_ep *ep, long long deadline_ms, bool defer)
-{
-	struct timespec ts;
-
-	if (ep->lib->spin_us && ep_spin(ep, deadline_ms, defer))
-		return 0;
-	if (deadline_ms < 0) {
-		pthread_cond_wait(&ep->cond, &ep->lock);
-		return 0;
-	}
-	ts.tv_sec = deadline_ms / 1000;
-	ts.tv_nsec = (deadline_ms % 1000) * 1000000;
-	return pthread_cond_timedwait(&ep->cond, &ep->lock, &ts) == ETIMEDOUT ?
-		       -ETIMEDOUT :
-		       0;
-}
-
-int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)
-{
-	int ret = ep_wait(ep, deadline_ms, false);
-
-	if (ep->ev_dirty) /* changes seen while another thread spun */
-		scif__ep_wake(ep);
-	return ret;
-}
-
-int scif__ep_wait_io(struct scif_ep *ep)
-{
-	return ep_wait(ep, -1, true);
 }
 
 /* Internal (tests, diagnostics): the provider an endpoint is bound to. */

@@ -164,6 +164,13 @@ struct scif_ep {
 	 * descriptor's readiness is brought up to date when it returns, not
 	 * for every change in between (each costs system calls). */
 	bool ev_defer, ev_dirty;
+	/* Leader wait (wait.c): the thread that polls the provider's lead
+	 * descriptor itself while it waits; lead_fd >= 0 while it leads.
+	 * Others waking it while it sleeps in poll write lead_efd. */
+	int lead_fd, lead_efd;
+	const struct scif_provider_ops *lead_ops; /* ops of the lead */
+	pthread_t lead_tid;
+	bool lead_polling;
 
 	/* The provider the endpoint is bound to: the null provider until it
 	 * connects or is accepted. */
@@ -314,6 +321,13 @@ int scif__ep_wait(struct scif_ep *ep, long long deadline_ms);
 /* [ep locked] scif__ep_wait for a send or recv that ends with
  * scif__ep_wake(): readiness changes seen while spinning are left to it. */
 int scif__ep_wait_io(struct scif_ep *ep);
+/* [ep locked] wait.c: wake a leader sleeping in poll (scif__ep_wake), end
+ * the calling thread's lead (scif__ep_unlock), end whichever thread's lead
+ * (before the provider's ep_close: the leader may poll a descriptor that
+ * ep_close destroys; it wakes and leaves it alone). */
+void scif__ep_lead_kick(struct scif_ep *ep);
+void scif__ep_unlead(struct scif_ep *ep);
+void scif__ep_lead_revoke(struct scif_ep *ep);
 long long scif__now_ms(void);
 /* Probe whether a node answers (cached for a short while). */
 bool scif__node_up(struct scif_lib *lib, uint16_t node);

@@ -265,6 +265,21 @@ struct scif_provider_ops {
 	 * only when its bytes are at the peer, as on MPSS: the provider wakes
 	 * the endpoint when this drops to 0.  [ep locked] */
 	int (*send_pending)(struct scif_ep *ep);
+
+	/* Leader wait.  A thread about to sleep on ep polls the endpoint's
+	 * transport itself instead of being woken by the progress thread (a
+	 * thread switch per message).  ep_lead returns a descriptor that
+	 * becomes readable when the transport has something for ep, and keeps
+	 * the progress thread from serving it until ep_unlead; -EOPNOTSUPP
+	 * (the default) when there is none, and the thread sleeps on the
+	 * endpoint's condition.  ep_lead_event runs when the descriptor polled
+	 * readable: consume the notification and progress as ep_progress
+	 * does; > 0 if something happened.  The core ends the lead before the
+	 * lock leaves the leading thread for good and before ep_close.
+	 * [ep locked] */
+	int (*ep_lead)(struct scif_ep *ep);
+	int (*ep_lead_event)(struct scif_ep *ep);
+	void (*ep_unlead)(struct scif_ep *ep);
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */

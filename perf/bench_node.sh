@@ -4,6 +4,7 @@
 # same rxe0 device, pair after pair.
 #
 #   perf/bench_node.sh [--pairs N] [--quick] [--bin DIR] [--deadline SEC]
+#                      [--only REGEX]
 #
 # One node: server and client processes both run here (over rxe0 on
 # 192.0.2.1).  Two or more: node 0 runs the servers, node 1 the clients
@@ -12,16 +13,18 @@
 #   pair <TAB> metric <TAB> side(ref|scif) <TAB> tool <TAB> value <TAB> unit
 # and keeps every tool's output under $CLUSTER_RESULTS_DIR/raw/.
 # --deadline: stop starting new pairs when a pair would end after this many
-# seconds (bench.sh derives it from the cluster timeout).
+# seconds (bench.sh derives it from the cluster timeout).  --only: the
+# metrics whose name matches REGEX (bash =~), e.g. '^lat_'.
 set -u
 
-PAIRS=5 QUICK=0 BIN=build-perf/perf DEADLINE=0
+PAIRS=5 QUICK=0 BIN=build-perf/perf DEADLINE=0 ONLY=
 while [ $# -gt 0 ]; do
     case $1 in
     --pairs) PAIRS=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --bin) BIN=$2; shift 2 ;;
     --deadline) DEADLINE=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
     *) echo "bench_node: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -84,8 +87,10 @@ argv_for() {
         ARGV=("$BIN/scif_bw" -t "${t%_c}" -s "$size" -i "$n" -p "$port")
         [ "$tool" = scif_vwriteto_c ] && ARGV+=(-c)
         [ "$role" = client ] && ARGV+=(-n 0) ;;
-    scif_lat)
+    scif_lat | scif_lat_spin)
+        # blocking, or spinning without bound like ib_send_lat's default
         ARGV=("$BIN/scif_lat" -t send -s "$size" -i "$n" -p "$port")
+        [ "$tool" = scif_lat_spin ] && ARGV+=(--spin 1000000)
         [ "$role" = client ] && ARGV+=(-n 0) ;;
     *) echo "bench_node: no tool $tool" >&2; exit 2 ;;
     esac
@@ -98,7 +103,7 @@ argv_for() {
 #   (field 5, usec); rstream: usec/xfer (last field) -> MB/sec of one side.
 parse() {
     case $1 in
-    ib_send_lat | ib_send_lat_ev | scif_lat)
+    ib_send_lat | ib_send_lat_ev | scif_lat | scif_lat_spin)
         awk '/^ *#bytes/ { h = 1; next }
              h && $1 ~ /^[0-9]+$/ { if ($5 + 0 > 0) print $5; exit }' "$2" ;;
     rstream)
@@ -237,7 +242,7 @@ STEPS=(
     "write_1M ib_write_bw scif_writeto 1048576 MB/s"
     "read_64K ib_read_bw scif_readfrom 65536 MB/s"
     "read_1M ib_read_bw scif_readfrom 1048576 MB/s"
-    "lat_send_${LATSZ}B ib_send_lat scif_lat $LATSZ usec"
+    "lat_send_${LATSZ}B ib_send_lat scif_lat_spin $LATSZ usec"
     "lat_send_${LATSZ}B_ev ib_send_lat_ev scif_lat $LATSZ usec"
     "stream_64K rstream scif_send 65536 MB/s"
     "stream_1M rstream scif_send 1048576 MB/s"
@@ -245,6 +250,14 @@ STEPS=(
     "vwriteto_cached_1M - scif_vwriteto_c 1048576 MB/s"
 )
 
+if [ -n "$ONLY" ]; then
+    kept=()
+    for s in "${STEPS[@]}"; do
+        [[ ${s%% *} =~ $ONLY ]] && kept+=("$s")
+    done
+    STEPS=("${kept[@]}")
+    [ ${#STEPS[@]} -gt 0 ] || { echo "bench_node: --only '$ONLY' matches no metric" >&2; exit 2; }
+fi
 log "role $ROLE, $PAIRS pairs, quick=$QUICK, server $SERVER_ADDR, deadline ${DEADLINE}s"
 if [ "$ROLE" = server ]; then
     serve_loop

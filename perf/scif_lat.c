@@ -97,6 +97,10 @@ static void usage(FILE *f)
 "                        256 KiB so that a size moves at most %llu MiB\n"
 "                        each way: N = max(%llu, min(%llu, %llu MiB / size))\n"
 "  -w, --warmup=N        untimed round trips before each size (default %llu)\n"
+"      --spin=US         spin budget: a blocked call polls its endpoint\n"
+"                        for up to US microseconds before it sleeps (sets\n"
+"                        SCIF_SPIN_US; 0 never spins; a large value\n"
+"                        busy-polls like ib_send_lat without -e)\n"
 "      --poll-us=US      signal test: sleep between looks at the signal\n"
 "                        word (default 1; the kernel's timer slack, 50 us\n"
 "                        for normal threads, adds to this)\n"
@@ -256,6 +260,7 @@ int main(int argc, char **argv)
 		{ "iters", required_argument, NULL, 'i' },
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "poll-us", required_argument, NULL, 'P' },
+		{ "spin", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -321,6 +326,13 @@ int main(int argc, char **argv)
 			if (v < 0 || v > 1000000)
 				perf_fail("bad --poll-us '%s'", optarg);
 			o.poll_ns = (long)v * 1000;
+			break;
+		case 'S':
+			v = perf_parse_num(optarg);
+			if (v < 0 || v > 1000000)
+				perf_fail("bad --spin '%s' (0 .. 1000000)", optarg);
+			/* read by the library when it starts (first call) */
+			setenv("SCIF_SPIN_US", optarg, 1);
 			break;
 		case 'J':
 			o.json = 1;

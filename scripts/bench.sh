@@ -7,6 +7,7 @@
 #
 #   scripts/bench.sh [--nodes 1|2|both] [--pairs N] [--quick]
 #                    [--build-dir DIR] [--results DIR] [--cluster SCRIPT]
+#                    [--only REGEX]
 #
 #   --nodes 1     one VM with 2 vCPUs: server and client processes share it
 #                 (rxe0 on a veth)
@@ -18,14 +19,17 @@
 #   --results     results directory (default <build-dir>/bench-results/<time>)
 #   --cluster     cluster script with cluster.sh's interface (default
 #                 test/cluster/cluster.sh; for trying other VM set-ups)
+#   --only REGEX  only the metrics whose name matches (bash =~), e.g.
+#                 '^lat_' for the two latency rows
 #
 # Per pair k: ib_write_bw vs scif_bw -t writeto and ib_read_bw vs -t readfrom
-# (64 KiB, 1 MiB), ib_send_lat (busy-polling, its default) and ib_send_lat -e
-# (sleeping on CQ events) vs scif_lat -t send (8 B), rstream vs scif_bw -t
+# (64 KiB, 1 MiB), ib_send_lat (busy-polling, its default) vs scif_lat
+# --spin 1000000 (a blocked call polls its endpoint) and ib_send_lat -e
+# (sleeping on CQ events) vs blocking scif_lat (8 B), rstream vs scif_bw -t
 # send (64 KiB, 1 MiB), and scif_bw -t vwriteto -c vs -t writeto (target: at
 # least 0.9x).  perftest's bandwidth tools busy-poll their completion queue
 # (their default, kept here); rstream spins on non-blocking calls (its
-# default); scif_bw and scif_lat never busy-poll.  Output: a table per
+# default); scif_bw never busy-polls.  Output: a table per
 # variant (medians, ratio of medians, min-max spread), and results.json,
 # results.tsv and every tool's raw output under the results directory.
 # Bounded: each variant's cluster run has a hard timeout, and the node script
@@ -39,8 +43,8 @@ cd "$REPO"
 # The perftest comparison is about the verbs provider: a same-node pair
 # (the one-VM variant) would otherwise take the shared-memory provider.
 export SCIF_PROVIDER=verbs
-NODES=both PAIRS=5 QUICK=0 BUILD=build-perf RESULTS="" CLUSTER=test/cluster/cluster.sh
-usage() { sed -n '8,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
+NODES=both PAIRS=5 QUICK=0 BUILD=build-perf RESULTS="" CLUSTER=test/cluster/cluster.sh ONLY=
+usage() { sed -n '8,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
     case $1 in
     --nodes) NODES=$2; shift 2 ;;
@@ -49,6 +53,7 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
     --cluster) CLUSTER=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
     -h | --help) usage 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2 ;;
     esac
@@ -73,7 +78,7 @@ case $BUILD/ in /tmp/* | /run/*)
 esac
 log "building scif_bw and scif_lat in $BUILD"
 [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$REPO" -B "$BUILD" >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target scif_bw scif_lat >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target scif_bw scif_lat scif-verbs >/dev/null
 
 [ -n "$RESULTS" ] || RESULTS=$BUILD/bench-results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RESULTS"
@@ -162,6 +167,7 @@ for n in "${VARIANTS[@]}"; do
     log "variant --nodes $n: $PAIRS pairs, quick=$QUICK, cluster timeout ${TIMEOUT}s; log in $out/cluster.log"
     args=(--pairs "$PAIRS" --bin "$BUILD/perf" --deadline "$DEADLINE")
     [ "$QUICK" -eq 0 ] || args+=(--quick)
+    [ -z "$ONLY" ] || args+=(--only "$ONLY")
     t0=$SECONDS
     rc=0
     mkdir -p "$out"

@@ -289,6 +289,9 @@ int tcp_send_ready(struct scif_ep *ep);
 int tcp_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 		  uint32_t len);
 int tcp_ep_progress(struct scif_ep *ep);
+int tcp_ep_lead(struct scif_ep *ep);
+int tcp_ep_lead_event(struct scif_ep *ep);
+void tcp_ep_unlead(struct scif_ep *ep);
 int tcp_send_pending(struct scif_ep *ep);
 
 /* tcp_rma.c */

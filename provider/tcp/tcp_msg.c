@@ -25,6 +25,8 @@
  */
 #include "tcp.h"
 
+#include <sys/epoll.h>
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -659,6 +661,36 @@ int tcp_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 	if (len > SCIF_WIRE_CTRL_MAX)
 		return -EMSGSIZE;
 	return tcp_send_small(c, type, payload, len);
+}
+
+/*
+ * [ep locked] Leader wait (libscif/wait.c): a thread blocked on ep sleeps
+ * on the connection's epoll descriptor itself while the progress thread
+ * leaves it alone.  A connection that died is left to the progress thread,
+ * which stops watching it (scif__progress_del cannot be called here: a
+ * callback that already started may be waiting for our lock).
+ */
+int tcp_ep_lead(struct scif_ep *ep)
+{
+	struct tcp_conn *c = tcp_conn_of(ep);
+
+	if (!c || c->closing || c->dead || c->state != TCP_UP ||
+	    c->handle < 0 || scif__progress_set_events(c->tp->pg, c->handle, 0))
+		return -EOPNOTSUPP;
+	return c->efd;
+}
+
+int tcp_ep_lead_event(struct scif_ep *ep)
+{
+	return tcp_ep_progress(ep);
+}
+
+void tcp_ep_unlead(struct scif_ep *ep)
+{
+	struct tcp_conn *c = tcp_conn_of(ep);
+
+	if (c && c->handle >= 0)
+		scif__progress_set_events(c->tp->pg, c->handle, EPOLLIN);
 }
 
 /* [ep locked] A thread polls us (SCIF_SPIN_US): read and send ourselves. */

@@ -15,6 +15,7 @@
 #include "verbs.h"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -459,18 +460,25 @@ static bool conn_progress(struct verbs_conn *c)
 	return wake;
 }
 
-void verbs_cq_event(void *arg)
+/* [ep locked] Take the channel's event, if any, and re-arm: the CQ is
+ * drained after this, so nothing completes unnoticed. */
+static void cq_event_take(struct verbs_conn *c)
 {
-	struct verbs_conn *c = arg;
 	struct ibv_cq *cq;
 	void *ctx;
 
-	scif__ep_lock(c->ep);
 	if (!ibv_get_cq_event(c->cc, &cq, &ctx)) {
 		ibv_ack_cq_events(cq, 1);
 		ibv_req_notify_cq(cq, 0);
 	}
-	/* Drain after re-arming so nothing completes unnoticed. */
+}
+
+void verbs_cq_event(void *arg)
+{
+	struct verbs_conn *c = arg;
+
+	scif__ep_lock(c->ep);
+	cq_event_take(c);
 	conn_progress(c);
 	scif__ep_unlock(c->ep);
 }
@@ -494,6 +502,44 @@ int verbs_ep_progress(struct scif_ep *ep)
 	if (!c || !c->cq)
 		return 0; /* not connected yet: rdma_cm events drive it */
 	return conn_progress(c) ? 1 : 0;
+}
+
+/*
+ * [ep locked] Leader wait (see libscif/wait.c): a thread blocked on ep
+ * sleeps on the completion channel itself, and the progress thread stops
+ * watching it meanwhile (the channel's fd is non-blocking: whichever of the
+ * two takes an event, the other finds none).
+ */
+int verbs_ep_lead(struct scif_ep *ep)
+{
+	struct verbs_conn *c = ep_conn(ep);
+
+	if (!c || !c->cq || !c->established || c->closing || c->dead)
+		return -EOPNOTSUPP;
+	if (scif__progress_set_events(scif__lib_progress(c->vp->lib),
+				      c->cc_handle, 0))
+		return -EOPNOTSUPP;
+	return c->cc->fd;
+}
+
+int verbs_ep_lead_event(struct scif_ep *ep)
+{
+	struct verbs_conn *c = ep_conn(ep);
+
+	if (!c || !c->cq)
+		return 0;
+	cq_event_take(c);
+	return conn_progress(c) ? 1 : 0;
+}
+
+/* The core ends the lead before ep_close, so the connection is there. */
+void verbs_ep_unlead(struct scif_ep *ep)
+{
+	struct verbs_conn *c = ep_conn(ep);
+
+	if (c)
+		scif__progress_set_events(scif__lib_progress(c->vp->lib),
+					  c->cc_handle, EPOLLIN);
 }
 
 /*
