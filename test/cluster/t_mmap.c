@@ -270,6 +270,31 @@ static void server(uint16_t port)
 
 /* ---- client ---- */
 
+/* ENODEV: scif_munmap in a process whose library cannot initialise (a
+ * provider list naming no provider), run as "t_mmap enodev". */
+static void enodev_child(void)
+{
+	uint8_t *p = pages(PG);
+
+	TC_ERRNO(scif_munmap(p, PG), ENODEV);
+}
+
+static void enodev(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	TC_CHECK(pid >= 0, "fork");
+	if (!pid) {
+		setenv("SCIF_PROVIDER", "no-such-provider", 1);
+		execl("/proc/self/exe", "t_mmap", "enodev", (char *)NULL);
+		_exit(127);
+	}
+	TC_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+			 WEXITSTATUS(st) == 0,
+		 "scif_munmap without a library: status 0x%x", st);
+}
+
 static void errnos(void)
 {
 	scif_epd_t un = scif_open();
@@ -315,6 +340,7 @@ static void errnos(void)
 	}
 	scif_close(un);
 	close(fd);
+	enodev();
 }
 
 /* 3) the peer's stores, and our own scif_writeto, through the mapping */
@@ -571,7 +597,9 @@ int main(int argc, char **argv)
 	/* the bound, plus slack for a loaded machine */
 	bound_s = (b ? atof(b) : 1000) * 1e-6 + 0.5;
 	win = pages(WLEN);
-	if (argc == 3 && !strcmp(argv[1], "victim"))
+	if (argc == 2 && !strcmp(argv[1], "enodev"))
+		enodev_child();
+	else if (argc == 3 && !strcmp(argv[1], "victim"))
 		victim((uint16_t)atoi(argv[2]));
 	else if (argc == 3 && !strcmp(argv[1], "server"))
 		server((uint16_t)atoi(argv[2]));
