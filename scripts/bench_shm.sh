@@ -404,7 +404,7 @@ END {
     printf "\nshm provider on this host: %d pair(s) of measurements, reference then ours in each pair\n", pairs
     printf "MB/s = 2^20 bytes/s (BW average); usec = one-way latency, median of the run\n"
     printf "ratio = ours median / reference median (bandwidth: higher is better; latency: lower is better)\n\n"
-    printf "%-13s %-11s %-15s %10s %10s %7s  %-19s %-19s %-5s %s\n", "metric", "reference", "ours", "ref med", "ours med", "ratio", "ref spread", "ours spread", "unit", "target"
+    printf "%-13s %-13s %-15s %10s %10s %7s  %-19s %-19s %-5s %s\n", "metric", "reference", "ours", "ref med", "ours med", "ratio", "ref spread", "ours spread", "unit", "target"
     printf "%s,\"metrics\":[", header > json
     for (i = 1; i <= nm; i++) {
         m = order[i]
@@ -416,7 +416,7 @@ END {
         rs = rn[m] ? sprintf("%.2f-%.2f", mn(a, rn[m]), mx(a, rn[m])) : "-"
         ss = sn[m] ? sprintf("%.2f-%.2f", mn(b, sn[m]), mx(b, sn[m])) : "-"
         t = target(m); r = met(t, ratio)
-        printf "%-13s %-11s %-15s %10.2f %10.2f %7.3f  %-19s %-19s %-5s %s\n", m, rtool[m], stool[m], rmed, smed, ratio, rs, ss, unit[m], (t == "" ? "-" : t " " r)
+        printf "%-13s %-13s %-15s %10.2f %10.2f %7.3f  %-19s %-19s %-5s %s\n", m, rtool[m], stool[m], rmed, smed, ratio, rs, ss, unit[m], (t == "" ? "-" : t " " r)
         printf "%s{\"metric\":\"%s\",\"unit\":\"%s\",\"reference\":{\"tool\":\"%s\",\"n\":%d,\"median\":%.3f,\"min\":%s,\"max\":%s,\"values\":%s},\"ours\":{\"tool\":\"%s\",\"n\":%d,\"median\":%.3f,\"min\":%s,\"max\":%s,\"values\":%s},\"ratio\":%.4f,\"target\":%s,\"target_met\":%s}", (i > 1 ? "," : ""), m, unit[m], rtool[m], rn[m], rmed, rn[m] ? mn(a, rn[m]) : "null", rn[m] ? mx(a, rn[m]) : "null", list(a, rn[m]), stool[m], sn[m], smed, sn[m] ? mn(b, sn[m]) : "null", sn[m] ? mx(b, sn[m]) : "null", list(b, sn[m]), ratio, (t == "" ? "null" : "\"" t "\""), (r == "" ? "null" : (r == "met" ? "true" : "false")) > json
     }
     printf "]}\n" > json
