@@ -307,7 +307,7 @@ static void maps_forget(struct scif_lib *lib, uintptr_t lo, uintptr_t hi,
 			continue;
 		map_request(m, REQ_FORGET, ((lo > b ? lo : b) - b) / m->pg,
 			    ((hi < e ? hi : e) - b) / m->pg, unmap);
-		if (!m->nleft) {
+		if (!m->req_left) {
 			map_unlink(lib, m);
 			m->next = empty;
 			empty = m;

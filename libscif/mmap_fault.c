@@ -500,6 +500,7 @@ static bool request(struct scif_map *m)
 	if (r == REQ_NONE)
 		return true;
 	pthread_mutex_lock(&m->lock);
+	m->req_left = m->nleft;
 	m->req_done = true;
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);

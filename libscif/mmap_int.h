@@ -54,6 +54,7 @@ struct scif_map {
 	size_t req_lo, req_hi; /* pages */
 	bool req_unmap;	       /* FORGET: munmap the range too */
 	bool req_done;
+	size_t req_left; /* nleft when the request was done */
 	/* windows the peer unregistered, for the thread to poison */
 	struct {
 		uint64_t off, len;
