@@ -326,8 +326,15 @@ static int rx_reply(struct scif_ep *ep, const void *p, uint32_t len)
 	uint32_t id = le32toh(m->id) & SCIF_CTRL_ID_MASK;
 
 	(void)len;
+	/* ids are issued in order: one ahead of the last issued (within half
+	 * the space) was never asked */
+	if (!id || ((ep->ctrl_id - id) & SCIF_CTRL_ID_MASK) >=
+			   (SCIF_CTRL_ID_MASK >> 1)) {
+		scif_peer_err(ep, "answer to request %u, never sent", id);
+		return -EPROTO;
+	}
 	if (scif__reply_seen(ep, id)) {
-		scif_err("answer %u after a later one: dropped", id);
+		scif_peer_err(ep, "answer to request %u after a later one", id);
 		return -EPROTO;
 	}
 	ep->reply_mark = id;
@@ -413,14 +420,16 @@ int scif__ep_ctrl_recv(struct scif_ep *ep, const struct scif_wire_hdr *h,
 	if (h->type >= SCIF_WIRE_NTYPES || !table[h->type].fn ||
 	    h->len < table[h->type].min || h->len > table[h->type].max ||
 	    h->len > sizeof(buf)) {
-		scif_err("control message type %u length %u refused", h->type,
-			 h->len);
+		scif_peer_err(ep, "control message type %u of %u bytes",
+			      h->type, h->len);
 		return -EPROTO;
 	}
 	memcpy(buf, payload, h->len);
 	ret = table[h->type].fn(ep, buf, h->len);
-	if (ret)
-		scif_err("control message type %u failed (%d)", h->type, ret);
+	/* handlers log the protocol errors they find themselves */
+	if (ret && ret != -EPROTO)
+		scif_peer_err(ep, "control message type %u failed (%s)",
+			      h->type, strerror(-ret));
 	scif__ep_wake(ep);
 	return ret;
 }

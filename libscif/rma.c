@@ -25,10 +25,6 @@
 #define RMA_FLAGS (SCIF_RMA_USECPU | SCIF_RMA_USECACHE | SCIF_RMA_SYNC | \
 		   SCIF_RMA_ORDERED)
 
-int scif__rma_inflight_grow(struct scif_ep *ep);
-void scif__rma_inflight_set(struct scif_ep *ep, uint64_t seq, uint32_t n);
-int scif__rma_post_signal(struct scif_ep *ep, struct scif_rwindow *rw,
-			  uint64_t roff, uint64_t value);
 static void bounce_setup(struct scif_ep *ep);
 
 /* [ep locked] Wait until no other request is being posted (the pieces of

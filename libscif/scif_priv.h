@@ -226,6 +226,13 @@ int scif__rma_action_queue(struct scif_ep *ep, struct scif_rma_action *a,
 /* [ep locked] Post a remote fence signal behind our RMAs (providers with
  * SCIF_PROV_ORDERED_RMA); -EAGAIN: queue it as an action instead. */
 int scif__rma_signal_now(struct scif_ep *ep, uint64_t value, uint64_t roff);
+/* completion.c [ep locked]: room to count one more request in flight;
+ * request seq (== rma_seq + 1) will have n pieces; post a remote fence
+ * signal as a request of its own (-EAGAIN: the provider's queue is full). */
+int scif__rma_inflight_grow(struct scif_ep *ep);
+void scif__rma_inflight_set(struct scif_ep *ep, uint64_t seq, uint32_t n);
+int scif__rma_post_signal(struct scif_ep *ep, struct scif_rwindow *rw,
+			  uint64_t roff, uint64_t value);
 /* [ep locked] Run the queued actions whose condition holds. */
 void scif__rma_run_actions(struct scif_ep *ep);
 /* [ep locked] [roff, roff+len) wholly inside peer windows allowing prot
@@ -331,6 +338,12 @@ void scif__ep_lead_revoke(struct scif_ep *ep);
 long long scif__now_ms(void);
 /* Probe whether a node answers (cached for a short while). */
 bool scif__node_up(struct scif_lib *lib, uint16_t node);
+
+/* A message of the peer refused: the one line logged for it, naming the
+ * peer and saying that the connection ends (the provider ends it). */
+#define scif_peer_err(ep, fmt, ...)                                          \
+	scif_err("peer %u:%u broke the protocol: " fmt ": connection ended", \
+		 (ep)->peer.node, (ep)->peer.port, ##__VA_ARGS__)
 
 /* Public-call helpers: errno convention.  Internal functions return 0 or a
  * negative errno; the public wrappers turn that into -1 and errno. */

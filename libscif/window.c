@@ -437,9 +437,9 @@ int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t mlen)
 
 	if (!len || off + len < off || bloblen > SCIF_BLOB_MAX ||
 	    sizeof(*m) + bloblen != mlen) {
-		scif_err("peer announced a bad window (0x%llx, %llu, blob %u)",
-			 (unsigned long long)off, (unsigned long long)len,
-			 bloblen);
+		scif_peer_err(ep, "bad window (0x%llx, %llu, blob %u)",
+			      (unsigned long long)off, (unsigned long long)len,
+			      bloblen);
 		return -EPROTO;
 	}
 	for (pp = &ep->rwindows; *pp && (*pp)->offset < off;
@@ -447,7 +447,9 @@ int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t mlen)
 		;
 	if ((*pp && (*pp)->offset < off + len) ||
 	    (prev && prev->offset + prev->len > off)) {
-		scif_err("peer announced an overlapping window");
+		scif_peer_err(ep, "window 0x%llx of %llu bytes overlaps one "
+			      "it announced before",
+			      (unsigned long long)off, (unsigned long long)len);
 		return -EPROTO;
 	}
 	n = calloc(1, sizeof(*n));
@@ -458,7 +460,7 @@ int scif__rx_win_add(struct scif_ep *ep, const void *p, uint32_t mlen)
 	ret = ep->ops->rmr_import(ep, (const char *)p + sizeof(*m), bloblen,
 				  len, &n->rmr);
 	if (ret) {
-		scif_err("peer's window blob refused (%d)", ret);
+		scif_peer_err(ep, "window blob refused (%s)", strerror(-ret));
 		free(n);
 		return ret;
 	}
@@ -483,6 +485,12 @@ int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t mlen)
 	struct scif_rma_action *q;
 
 	(void)mlen;
+	if (off + len < off) { /* ours is (0, 2^64 - 1) at most */
+		scif_peer_err(ep, "withdrawal of a range that wraps (0x%llx, "
+			      "%llu)",
+			      (unsigned long long)off, (unsigned long long)len);
+		return -EPROTO;
+	}
 	/*
 	 * Our pending remote signals into these windows: those over our own
 	 * RMAs go out before the ack (after_remote), so the peer's window

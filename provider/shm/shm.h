@@ -50,6 +50,13 @@
 /* A requester must send its REQUEST within this after connecting. */
 #define SHM_HELLO_MS 2000
 
+/* Answers to the peer's control messages waiting for room in the control
+ * ring: the peer does not take its control messages (its own library
+ * always does, from its progress thread), so this many means a hostile
+ * peer, whose connection ends before it costs unbounded memory.  Our own
+ * requests (a burst of registrations, say) are not counted. */
+#define SHM_OUTBOX_MAX 4096
+
 /* Copies larger than this run without the endpoint lock. */
 #define SHM_UNLOCKED_COPY (256u << 10)
 
@@ -136,6 +143,7 @@ struct shm_pending {
 /* A control message waiting for room in the control ring. */
 struct shm_outmsg {
 	struct shm_outmsg *next;
+	bool answer; /* queued while handling the peer's control messages */
 	uint8_t type;
 	uint32_t len;
 	char payload[];
@@ -177,6 +185,7 @@ struct shm_conn {
 	bool in_ctrl;	   /* handling control messages (no nesting) */
 	int copying;	   /* RMA copies running without the lock */
 	struct shm_outmsg *out_head, *out_tail;
+	uint32_t out_answers; /* answers in the outbox (SHM_OUTBOX_MAX) */
 };
 
 static inline uint32_t shm_pad8(uint32_t n)

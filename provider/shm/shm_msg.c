@@ -276,8 +276,9 @@ static int ctrl_drain(struct shm_conn *c)
 		n++;
 		ret = scif__ep_ctrl_recv(c->ep, &h, buf + SCIF_WIRE_HDR_LEN);
 		if (ret < 0) {
-			/* the peers no longer agree on the connection */
-			scif_err("shm: control message %u from %u:%u refused "
+			/* the peers no longer agree on the connection (the
+			 * core logged why) */
+			scif_dbg("shm: control message %u from %u:%u refused "
 				 "(%s): connection ended",
 				 h.type, c->peer_node, c->peer_port,
 				 strerror(-ret));
@@ -315,6 +316,7 @@ static bool outbox_flush(struct shm_conn *c)
 		c->out_head = m->next;
 		if (!c->out_head)
 			c->out_tail = NULL;
+		c->out_answers -= m->answer;
 		free(m);
 		sent = true;
 	}
@@ -332,6 +334,7 @@ void shm_outbox_free(struct shm_conn *c)
 		free(m);
 	}
 	c->out_tail = NULL;
+	c->out_answers = 0;
 }
 
 int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
@@ -353,10 +356,15 @@ int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 			return ret;
 	}
 	/* The ring is full: keep it, in order, until the peer makes room. */
+	if (c->in_ctrl && c->out_answers >= SHM_OUTBOX_MAX) {
+		shm_violation(c, "it does not read the answers to its requests");
+		return -ECONNRESET;
+	}
 	m = malloc(sizeof(*m) + len);
 	if (!m)
 		return -ENOMEM;
 	m->next = NULL;
+	m->answer = c->in_ctrl;
 	m->type = type;
 	m->len = len;
 	if (len)
@@ -366,6 +374,7 @@ int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 	else
 		c->out_head = m;
 	c->out_tail = m;
+	c->out_answers += m->answer;
 	outbox_flush(c);
 	return 0;
 }

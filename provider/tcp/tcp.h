@@ -103,6 +103,11 @@ struct tcp_rdata {
 #define TCP_RBUF (64u << 10)	     /* receive staging */
 #define TCP_HELLO_MS 2000	     /* a requester must say HELLO by then */
 #define TCP_IOV 64
+/* Answers to the peer's requests (RMA data and completions, control
+ * answers) still queued after a flush: the peer does not read what it asks
+ * for.  Its own library always reads its socket, so this many means a
+ * hostile peer, whose connection ends before it costs unbounded memory. */
+#define TCP_ANSWERS_MAX 4096
 
 struct tcp_prov {
 	struct scif_lib *lib;
@@ -125,6 +130,7 @@ struct tcp_txi {
 	const char *data;
 	const struct scif_mr *win; /* a window held until sent (RDATA) */
 	uint32_t hlen;
+	bool answer; /* queued by the receive parser (see TCP_ANSWERS_MAX) */
 	unsigned char head[];
 };
 
@@ -198,6 +204,7 @@ struct tcp_conn {
 
 	/* transmit */
 	struct tcp_txi *tx_head, *tx_tail;
+	uint32_t tx_answers; /* items queued by the receive parser */
 	uint64_t tx_total;  /* stream bytes taken by send */
 	uint64_t peer_rx;   /* of them, acknowledged as received */
 	uint64_t peer_cons; /* ... and as consumed */

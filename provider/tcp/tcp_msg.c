@@ -28,6 +28,7 @@
 #include <sys/epoll.h>
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -67,6 +68,7 @@ struct tcp_txi *tcp_txi_new(uint8_t type, uint32_t plen, uint64_t dlen)
 	t->dlen = dlen;
 	t->data = NULL;
 	t->win = NULL;
+	t->answer = false;
 	t->hlen = SCIF_WIRE_HDR_LEN + plen;
 	scif__wire_encode(t->head, &h);
 	return t;
@@ -74,6 +76,8 @@ struct tcp_txi *tcp_txi_new(uint8_t type, uint32_t plen, uint64_t dlen)
 
 void tcp_tx_queue(struct tcp_conn *c, struct tcp_txi *t)
 {
+	t->answer = c->in_rx;
+	c->tx_answers += t->answer;
 	if (c->tx_tail)
 		c->tx_tail->next = t;
 	else
@@ -83,6 +87,7 @@ void tcp_tx_queue(struct tcp_conn *c, struct tcp_txi *t)
 
 static void txi_free(struct tcp_conn *c, struct tcp_txi *t)
 {
+	c->tx_answers -= t->answer;
 	if (t->win)
 		scif__ep_window_put(c->ep, t->win);
 	free(t);
@@ -299,8 +304,8 @@ static int on_ctrl(struct tcp_conn *c, const unsigned char *p)
 	if (c->h.type == SCIF_WIRE_WIN_ADD && c->h.len >= 8)
 		c->win_off = tcp_get_le(p, 8); /* for rmr_import */
 	ret = scif__ep_ctrl_recv(c->ep, &c->h, p);
-	if (ret < 0) {
-		scif_err("tcp: control message %u from %u:%u refused (%s): "
+	if (ret < 0) { /* the core logged why */
+		scif_dbg("tcp: control message %u from %u:%u refused (%s): "
 			 "connection ended",
 			 c->h.type, c->peer_node, c->peer_port, strerror(-ret));
 		tcp_conn_end(c, -ECONNRESET);
@@ -342,6 +347,7 @@ static int on_hdr(struct tcp_conn *c)
 	uint8_t type = c->hbuf[0];
 	uint32_t len = (uint32_t)tcp_get_le(c->hbuf + 4, 4), need = len;
 	bool up = c->state == TCP_UP;
+	char why[64];
 
 	if (c->hbuf[1] != SCIF_WIRE_VERSION)
 		goto bad;
@@ -380,9 +386,9 @@ static int on_hdr(struct tcp_conn *c)
 	c->phase = RX_BODY;
 	return 1;
 bad:
-	scif_err("tcp: frame type %u of %u bytes from %u:%u refused", type,
-		 len, c->peer_node, c->peer_port);
-	tcp_violation(c, "malformed frame");
+	snprintf(why, sizeof(why), "frame type %u version %u of %u bytes", type,
+		 c->hbuf[1], len);
+	tcp_violation(c, why);
 	return -1;
 }
 
@@ -526,6 +532,8 @@ bool tcp_service(struct tcp_conn *c)
 		changed = rx_run(c);
 	if (!c->dead && c->tx_head)
 		tcp_tx_flush(c);
+	if (!c->dead && c->tx_answers > TCP_ANSWERS_MAX)
+		tcp_violation(c, "it does not read the answers to its requests");
 	if (rx != c->peer_rx || cons != c->peer_cons || c->dead ||
 	    (had && !c->tx_head))
 		changed = true;

@@ -78,8 +78,16 @@ struct verbs_dev {
 	struct verbs_dev *next;
 	struct ibv_context *cm_verbs; /* rdma_cm's (lookup key only) */
 	struct ibv_context *verbs;    /* ours, opened by this process */
-	struct ibv_pd *pd;
 	int max_rd_atom;
+};
+
+/* A connection's protection domain (verbs_pd.c): counted, since
+ * registrations in it may outlive the connection. */
+struct verbs_pd {
+	struct ibv_pd *pd;
+	struct verbs_prov *vp;
+	int refs;
+	pthread_mutex_t lock;	  /* rc */
 	struct scif_regcache *rc; /* SCIF_RMA_USECACHE registrations */
 };
 
@@ -127,6 +135,7 @@ struct verbs_conn {
 	struct scif_ep *ep; /* holds a reference */
 	struct rdma_cm_id *id;
 	struct verbs_dev *dev;
+	struct verbs_pd *pd; /* the connection's own: QP, rings, windows */
 	struct ibv_qp *qp; /* on dev->verbs; rdma_cm's id->qp stays NULL */
 	struct ibv_comp_channel *cc;
 	int cc_handle;
@@ -184,6 +193,13 @@ struct verbs_dev *verbs_dev_get(struct verbs_prov *vp,
 				struct ibv_context *verbs);
 int verbs_errno(int fallback);
 
+/* verbs_pd.c */
+struct verbs_pd *verbs_pd_new(struct verbs_prov *vp, struct verbs_dev *dev);
+void verbs_pd_get(struct verbs_pd *pd);
+void verbs_pd_put(struct verbs_pd *pd);
+/* The domain's SCIF_RMA_USECACHE cache (created on first use if create). */
+struct scif_regcache *verbs_pd_regcache(struct verbs_pd *pd, bool create);
+
 /* verbs_ep.c */
 int verbs_qp_move(struct verbs_conn *c, enum ibv_qp_state state);
 void verbs_cm_event(struct verbs_prov *vp, struct rdma_cm_event *ev);
@@ -203,6 +219,11 @@ void verbs_ep_close(struct scif_ep *ep);
 
 /* verbs_msg.c */
 int verbs_conn_setup(struct verbs_conn *c);
+/* The receive side's dispatch table (c->rsize set), and the check and
+ * dispatch of one received message (see verbs_msg.c). */
+void verbs_rx_table_init(struct verbs_conn *c);
+int verbs_rx_parse(struct verbs_conn *c, uint32_t idx, uint32_t bytes,
+		   uint8_t *type);
 void verbs_cq_event(void *arg);
 bool verbs_cq_drain(struct verbs_conn *c);
 void verbs_conn_flush(struct verbs_conn *c, int timeout_ms);

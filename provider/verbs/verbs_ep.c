@@ -399,6 +399,7 @@ void verbs_conn_destroy(struct verbs_conn *c)
 		ibv_dereg_mr(c->rmr);
 	if (c->smr)
 		ibv_dereg_mr(c->smr);
+	verbs_pd_put(c->pd); /* the windows' registrations may hold it */
 	if (c->id)
 		rdma_destroy_id(c->id);
 	free(c->rbuf);

@@ -48,7 +48,6 @@ static int post_recv(struct verbs_conn *c, uint32_t idx)
 	return -ret;
 }
 
-static void rx_table_init(struct verbs_conn *c);
 
 /* The send and receive rings, registered; every receive posted. */
 static int rings_setup(struct verbs_conn *c)
@@ -63,9 +62,9 @@ static int rings_setup(struct verbs_conn *c)
 	c->sfree = calloc(c->sdepth, sizeof(*c->sfree));
 	if (!c->rbuf || !c->sbuf || !c->rxq || !c->rxlen || !c->sfree)
 		return -ENOMEM;
-	c->rmr = ibv_reg_mr(c->dev->pd, c->rbuf, (size_t)c->nrbuf * c->rsize,
+	c->rmr = ibv_reg_mr(c->pd->pd, c->rbuf, (size_t)c->nrbuf * c->rsize,
 			    IBV_ACCESS_LOCAL_WRITE);
-	c->smr = ibv_reg_mr(c->dev->pd, c->sbuf, (size_t)c->sdepth * c->ssize,
+	c->smr = ibv_reg_mr(c->pd->pd, c->sbuf, (size_t)c->sdepth * c->ssize,
 			    IBV_ACCESS_LOCAL_WRITE);
 	if (!c->rmr || !c->smr) {
 		ret = verbs_errno(-ENOMEM);
@@ -93,12 +92,15 @@ int verbs_conn_setup(struct verbs_conn *c)
 	c->dev = verbs_dev_get(vp, c->id->verbs);
 	if (!c->dev)
 		return -ENOMEM;
+	c->pd = verbs_pd_new(vp, c->dev);
+	if (!c->pd)
+		return -ENOMEM;
 	c->rdepth = vp->depth;
 	c->cdepth = vp->cdepth;
 	c->nrbuf = c->rdepth + c->cdepth;
 	c->sdepth = c->nrbuf;
 	c->rsize = c->ssize = vp->msg_size;
-	rx_table_init(c);
+	verbs_rx_table_init(c);
 	c->rma_depth = vp->rma_depth;
 	c->max_piece = 1u << 30;
 	if (!ibv_query_device(c->dev->verbs, &attr) && attr.max_qp_wr > 0 &&
@@ -132,7 +134,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	qa.cap.max_inline_data = 64; /* SCIF_SEG_IMM pieces go inline */
 	/* on our own context, not on id->verbs (see verbs_dev_get); INIT
 	 * before receives can be posted */
-	c->qp = ibv_create_qp(c->dev->pd, &qa);
+	c->qp = ibv_create_qp(c->pd->pd, &qa);
 	if (!c->qp) {
 		ret = verbs_errno(-ENOMEM);
 		scif_err("ibv_create_qp: %m");
@@ -311,7 +313,7 @@ static void conn_proto_error(struct verbs_conn *c)
 /* What a message may be: the stream, credits, and every core control type
  * (SCIF_WIRE_CTRL_FIRST up to SCIF_WIRE_NTYPES, at most
  * SCIF_WIRE_CTRL_MAX bytes of payload).  Anything else is refused. */
-static void rx_table_init(struct verbs_conn *c)
+void verbs_rx_table_init(struct verbs_conn *c)
 {
 	const uint32_t max = c->rsize - SCIF_WIRE_HDR_LEN;
 	int t;
@@ -328,10 +330,49 @@ static void rx_table_init(struct verbs_conn *c)
 		};
 }
 
-static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
+/*
+ * [ep locked] Check the message in receive buffer idx (bytes long, inside
+ * the ring) and hand it on: 1 kept (stream data, until the application
+ * reads it), 0 consumed (*type says whose credit its buffer returns), -1
+ * the peer broke the protocol (logged).  Needs no device: the fuzz target
+ * test/fuzz/fuzz_verbs.c calls it.
+ */
+int verbs_rx_parse(struct verbs_conn *c, uint32_t idx, uint32_t bytes,
+		   uint8_t *type)
 {
 	const char *buf = c->rbuf + (size_t)idx * c->rsize;
 	struct scif_wire_hdr h = { 0 };
+	int kept;
+
+	if (scif__wire_decode(buf, bytes, &h)) {
+		scif_err("malformed message of %u bytes from %u:%u: "
+			 "connection ended",
+			 bytes, c->peer_node, c->peer_port);
+		return -1;
+	}
+	if (c->credits + h.credits > c->peer_depth ||
+	    c->ccredits + h.ccredits > c->peer_cdepth) {
+		scif_err("peer %u:%u returned credits it never had (%u, %u): "
+			 "connection ended",
+			 c->peer_node, c->peer_port, h.credits, h.ccredits);
+		return -1;
+	}
+	c->credits += h.credits;
+	c->ccredits += h.ccredits;
+	*type = h.type;
+	kept = scif__wire_dispatch(c->rx_table, SCIF_WIRE_NTYPES, c, buf,
+				   bytes);
+	if (kept < 0) { /* logged by dispatch or the core's handler */
+		scif_dbg("connection to %u:%u ended: protocol error",
+			 c->peer_node, c->peer_port);
+		return -1;
+	}
+	return kept == 1;
+}
+
+static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
+{
+	uint8_t type = 0;
 	int kept;
 
 	if (c->proto_err)
@@ -341,37 +382,17 @@ static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
 			 idx, bytes);
 		return;
 	}
-	if (scif__wire_decode(buf, bytes, &h)) {
-		scif_err("malformed message of %u bytes from %u:%u: "
-			 "connection ended",
-			 bytes, c->peer_node, c->peer_port);
+	kept = verbs_rx_parse(c, idx, bytes, &type);
+	if (kept < 0) {
 		conn_proto_error(c);
 		return;
 	}
-	if (c->credits + h.credits > c->peer_depth ||
-	    c->ccredits + h.ccredits > c->peer_cdepth) {
-		scif_err("peer %u:%u returned credits it never had (%u, %u): "
-			 "connection ended",
-			 c->peer_node, c->peer_port, h.credits, h.ccredits);
-		conn_proto_error(c);
+	if (kept)
 		return;
-	}
-	c->credits += h.credits;
-	c->ccredits += h.ccredits;
-	kept = scif__wire_dispatch(c->rx_table, SCIF_WIRE_NTYPES, c, buf,
-				   bytes);
-	if (kept == 1)
-		return;
-	if (kept < 0) { /* unknown type or bad length, logged by dispatch */
-		scif_err("connection to %u:%u ended: protocol error",
-			 c->peer_node, c->peer_port);
-		conn_proto_error(c);
-		return;
-	}
 	/* Consumed by the header alone or handled: reuse it, and return the
 	 * credit of the pool its type draws from. */
 	if (!post_recv(c, idx)) {
-		if (h.type == SCIF_WIRE_DATA)
+		if (type == SCIF_WIRE_DATA)
 			c->returnable++;
 		else
 			c->creturnable++;

@@ -75,13 +75,6 @@ struct verbs_dev *verbs_dev_get(struct verbs_prov *vp, struct ibv_context *cm)
 	d->verbs = dev_open(cm);
 	if (!d->verbs)
 		goto err_free;
-	d->pd = ibv_alloc_pd(d->verbs);
-	if (!d->pd) {
-		scif_err("ibv_alloc_pd on %s: %m",
-			 ibv_get_device_name(d->verbs->device));
-		ibv_close_device(d->verbs);
-		goto err_free;
-	}
 	/* RDMA READs in flight per QP: as many as the device allows (rdma_cm
 	 * carries it in 8 bits); high-latency links need a deep read pipe. */
 	d->max_rd_atom = 1;
@@ -210,9 +203,6 @@ static void verbs_fini(struct scif_prov *prov)
 	scif__progress_del(scif__lib_progress(vp->lib), vp->ch_handle);
 	for (d = vp->devs; d; d = n) {
 		n = d->next;
-		if (d->rc)
-			scif__regcache_destroy(d->rc);
-		ibv_dealloc_pd(d->pd);
 		ibv_close_device(d->verbs);
 		free(d);
 	}

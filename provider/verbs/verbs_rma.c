@@ -29,73 +29,28 @@ struct verbs_blob {
 	uint64_t addr;
 } __attribute__((packed));
 
-/* A registration from the cache (mr->priv): the entry and its cache, so
- * that mr_dereg needs neither the endpoint nor its connection. */
-struct verbs_cached {
-	struct scif_regcache *rc;
+/* mr->priv: the domain the region is in (the registration holds a
+ * reference: the connection may be gone when it is deregistered) and, for
+ * a registration from the cache, the entry. */
+struct verbs_reg {
+	struct verbs_pd *pd;
 	struct scif_regcache_entry *e;
 };
 
-/* regcache callbacks: ctx is the device */
-static int rc_reg(void *ctx, void *addr, size_t len, void **handle)
-{
-	struct verbs_dev *d = ctx;
-	struct ibv_mr *m = ibv_reg_mr(d->pd, addr, len, IBV_ACCESS_LOCAL_WRITE);
-
-	if (!m)
-		return verbs_errno(-ENOMEM);
-	*handle = m;
-	return 0;
-}
-
-static void rc_dereg(void *ctx, void *handle)
-{
-	(void)ctx;
-	if (ibv_dereg_mr(handle))
-		scif_err("ibv_dereg_mr: %m");
-}
-
-static const struct scif_regcache_ops rc_ops = {
-	.reg = rc_reg,
-	.dereg = rc_dereg,
-};
-
-static struct scif_regcache *dev_regcache(struct verbs_prov *vp,
-					  struct verbs_dev *d)
-{
-	struct scif_regcache *rc;
-
-	pthread_mutex_lock(&vp->dev_lock);
-	if (!d->rc && scif__regcache_create(&rc_ops, d, vp->regcache_max,
-					    &d->rc))
-		d->rc = NULL;
-	rc = d->rc;
-	pthread_mutex_unlock(&vp->dev_lock);
-	return rc;
-}
-
-/* SCIF_ACC_CACHE: a registration from the device's cache; non-zero when
+/* SCIF_ACC_CACHE: a registration from the domain's cache; non-zero when
  * there is none to be had (the caller registers a plain one). */
-static int mr_from_cache(struct verbs_prov *vp, struct verbs_dev *d,
-			 const struct scif_mem *mem, struct scif_mr *mr)
+static int mr_from_cache(struct verbs_reg *r, const struct scif_mem *mem,
+			 struct scif_mr *mr)
 {
-	struct scif_regcache *rc = dev_regcache(vp, d);
-	struct verbs_cached *vc;
+	struct scif_regcache *rc = verbs_pd_regcache(r->pd, true);
 	void *h, *base;
 
 	if (!rc)
 		return -ENOMEM;
-	vc = malloc(sizeof(*vc));
-	if (!vc)
-		return -ENOMEM;
 	/* e.g. read-only memory (the cache registers for local write) */
-	if (scif__regcache_get(rc, mem->va, mem->len, &vc->e, &h, &base)) {
-		free(vc);
+	if (scif__regcache_get(rc, mem->va, mem->len, &r->e, &h, &base))
 		return -EFAULT;
-	}
-	vc->rc = rc;
 	mr->handle = h; /* covers [base, ...) at iova = base: va works */
-	mr->priv = vc;
 	return 0;
 }
 
@@ -117,37 +72,44 @@ static int access_flags(unsigned acc)
 int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 		 struct scif_mr *mr)
 {
-	struct verbs_dev *dev = NULL;
-	struct verbs_prov *vp = NULL;
+	struct verbs_reg *r;
 	struct verbs_conn *c;
 	struct ibv_mr *m;
 	int ret;
 
 	if (mem->kind != SCIF_MEM_VA)
 		return -EOPNOTSUPP; /* DMABUF: ibv_reg_dmabuf_mr, later */
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
 	/* Called without the endpoint lock (pinning takes a while): take the
-	 * device, which outlives the connection, under it. */
+	 * domain, which outlives the connection, under it. */
 	scif__ep_lock(ep);
 	c = ep_conn(ep);
-	if (c && !c->dead && c->dev) {
-		dev = c->dev;
-		vp = c->vp;
+	if (c && !c->dead && c->pd) {
+		r->pd = c->pd;
+		verbs_pd_get(r->pd);
 	}
 	scif__ep_unlock(ep);
-	if (!dev)
+	if (!r->pd) {
+		free(r);
 		return -ECONNRESET;
+	}
 	mr->handle = NULL;
-	mr->priv = NULL;
+	mr->priv = r;
 	/* the cache registers for local access only */
 	if ((mr->access & SCIF_ACC_CACHE) &&
 	    !(mr->access & (SCIF_ACC_REMOTE_READ | SCIF_ACC_REMOTE_WRITE)) &&
-	    !mr_from_cache(vp, dev, mem, mr))
+	    !mr_from_cache(r, mem, mr))
 		return 0;
-	m = ibv_reg_mr(dev->pd, mem->va, mem->len, access_flags(mr->access));
+	m = ibv_reg_mr(r->pd->pd, mem->va, mem->len, access_flags(mr->access));
 	if (!m) {
 		ret = verbs_errno(-ENOMEM);
 		scif_info("ibv_reg_mr of %zu bytes at %p: %m", mem->len,
 			  mem->va);
+		verbs_pd_put(r->pd);
+		free(r);
+		mr->priv = NULL;
 		return ret == -EFAULT || ret == -EACCES ? -EFAULT :
 		       ret == -ENOMEM			 ? -ENOMEM :
 							   -EAGAIN;
@@ -159,13 +121,16 @@ int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 /* Needs neither the endpoint (may be closed) nor its lock. */
 void verbs_mr_dereg(struct scif_ep *ep, struct scif_mr *mr)
 {
-	struct verbs_cached *vc = mr->priv;
+	struct verbs_reg *r = mr->priv;
 
-	if (vc) {
-		scif__regcache_put(vc->rc, vc->e);
-		free(vc);
-	} else if (mr->handle && ibv_dereg_mr(mr->handle)) {
+	(void)ep;
+	if (r && r->e)
+		scif__regcache_put(r->pd->rc, r->e);
+	else if (mr->handle && ibv_dereg_mr(mr->handle))
 		scif_err("ibv_dereg_mr: %m");
+	if (r) {
+		verbs_pd_put(r->pd); /* after the region: may free the domain */
+		free(r);
 	}
 	mr->handle = NULL;
 	mr->priv = NULL;
@@ -299,11 +264,8 @@ int verbs_cache_stats(struct scif_ep *ep, struct scif_regcache_stats *st)
 	struct verbs_conn *c = ep_conn(ep);
 	struct scif_regcache *rc = NULL;
 
-	if (c && c->dev) {
-		pthread_mutex_lock(&c->vp->dev_lock);
-		rc = c->dev->rc;
-		pthread_mutex_unlock(&c->vp->dev_lock);
-	}
+	if (c && c->pd)
+		rc = verbs_pd_regcache(c->pd, false);
 	if (!rc)
 		return -EOPNOTSUPP;
 	scif__regcache_stats(rc, st);

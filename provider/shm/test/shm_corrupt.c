@@ -15,6 +15,7 @@
  * attacker is the requester, so it writes direction 0 and reads direction 1.
  */
 #include "../shm.h"
+#include "shm_raw.h"
 
 #include <scif.h>
 #include <dirent.h>
@@ -61,44 +62,6 @@ static int count_fds(void)
 		n += de->d_name[0] != '.';
 	closedir(d);
 	return n - 1;
-}
-
-/* The newest mapping of a ring memfd in this process. */
-static char *find_rings(size_t *len)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	unsigned long lo, hi, blo = 0, bhi = 0;
-	char line[512];
-
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "memfd:scif-shm ") &&
-		    sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo > blo) {
-			blo = lo;
-			bhi = hi;
-		}
-	fclose(f);
-	if (!blo)
-		FAIL("no ring mapping found");
-	*len = bhi - blo;
-	return (char *)blo;
-}
-
-/* Ring the peer: a byte on every socket we hold (only the connection's). */
-static void ring_all(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	struct stat st;
-	char one = 1;
-
-	while ((de = readdir(d))) {
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] != '.' && !fstat(fd, &st) &&
-		    S_ISSOCK(st.st_mode))
-			send(fd, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
-	closedir(d);
 }
 
 static void put_frame(char *ring, uint32_t csize, uint64_t pos, uint8_t type,
@@ -150,11 +113,11 @@ static void corrupt(int sc, char *map, size_t len)
 				*(volatile uint64_t *)(void *)(map + i) =
 					(uint64_t)rand() << 33 ^
 					(uint64_t)rand();
-			ring_all();
+			shm_raw_ring_all();
 		}
 		break;
 	}
-	ring_all();
+	shm_raw_ring_all();
 }
 
 static int client(uint16_t node, uint16_t port)
@@ -179,7 +142,7 @@ static int client(uint16_t node, uint16_t port)
 			FAIL("go byte");
 		if (sc == SC_HEAD) /* the victim writes: give it room first */
 			usleep(100000);
-		map = find_rings(&len);
+		map = shm_raw_find_rings(&len);
 		corrupt(sc, map, len);
 		/* Wait for the victim to hang up without reading: a read would
 		 * publish our own sane head over a corrupted one. */

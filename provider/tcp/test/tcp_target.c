@@ -10,7 +10,7 @@
  *   tcp_target PORT     (SCIF_PROVIDER=tcp, node map with node 0 =
  *                        127.0.0.1, SCIF_SELF_NODE=0)
  */
-#include "../tcp.h"
+#include "tcp_raw.h"
 #include <scif.h>
 
 #include <arpa/inet.h>
@@ -70,47 +70,11 @@ static int server(uint16_t port)
 	return 0;
 }
 
-static int rd(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < len) {
-		r = recv(fd, (char *)buf + got, len - got, 0);
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 static void frame(unsigned char *buf, uint8_t type, uint32_t len)
 {
 	struct scif_wire_hdr h = { .type = type, .len = len };
 
 	scif__wire_encode(buf, &h);
-}
-
-/* Read frames until one of type want; its payload (up to cap) in buf. */
-static int next(int fd, uint8_t want, unsigned char *buf, size_t cap)
-{
-	unsigned char h[SCIF_WIRE_HDR_LEN], junk[4096];
-	uint32_t len;
-
-	for (;;) {
-		if (rd(fd, h, sizeof(h)))
-			return -1;
-		len = (uint32_t)tcp_get_le(h + 4, 4);
-		if (h[0] == want && len <= cap)
-			return rd(fd, buf, len) ? -1 : (int)len;
-		while (len) {
-			uint32_t n = len < sizeof(junk) ? len : sizeof(junk);
-
-			if (rd(fd, junk, n))
-				return -1;
-			len -= n;
-		}
-	}
 }
 
 static int request(int fd, uint8_t type, uint64_t tag, uint64_t off,
@@ -131,7 +95,7 @@ static int expect_done(int fd, uint64_t tag, int status, const char *what)
 {
 	unsigned char p[16];
 
-	if (next(fd, TCP_DONE, p, sizeof(p)) != 16 ||
+	if (tcp_raw_next(fd, TCP_DONE, p, sizeof(p)) != 16 ||
 	    tcp_get_le(p, 8) != tag ||
 	    (int32_t)tcp_get_le(p + 8, 4) != status) {
 		fprintf(stderr, "tcp_target: FAILED: %s: want %d\n", what,
@@ -144,31 +108,13 @@ static int expect_done(int fd, uint64_t tag, int status, const char *what)
 
 static int client(uint16_t port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_port = htons(port) };
-	struct tcp_hello m = { .node = 0, .port = 4444, .dnode = 0,
-			       .dport = port, .rxwin = 1 << 16 };
 	unsigned char buf[SCIF_WIRE_HDR_LEN + 64], p[64];
-	int fd = -1, i, one = 1;
+	int fd = tcp_raw_connect(port, 4444);
 
-	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	for (i = 0; i < 100; i++) {
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-			break;
-		close(fd);
-		fd = -1;
-		usleep(50000);
-	}
 	if (fd < 0)
 		return fail("client: connect");
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	tcp_hello_encode(buf, TCP_HELLO, &m);
-	if (send(fd, buf, SCIF_WIRE_HDR_LEN + 20, 0) < 0 ||
-	    next(fd, TCP_ACCEPT, p, sizeof(p)) != 20)
-		return fail("client: handshake");
 	/* the window exists once the server announced it */
-	if (next(fd, SCIF_WIRE_WIN_ADD, p, sizeof(p)) < 24 ||
+	if (tcp_raw_next(fd, SCIF_WIRE_WIN_ADD, p, sizeof(p)) < 24 ||
 	    tcp_get_le(p, 8) != WOFF)
 		return fail("client: WIN_ADD");
 	if (request(fd, TCP_WRITE, 1, WOFF, 0, 16) ||
@@ -181,7 +127,7 @@ static int client(uint16_t port)
 	    expect_done(fd, 4, -ENXIO, "read where no window is"))
 		return 1;
 	if (request(fd, TCP_READ, 5, WOFF + 8, 16, 0) ||
-	    next(fd, TCP_RDATA, p, sizeof(p)) != 24 ||
+	    tcp_raw_next(fd, TCP_RDATA, p, sizeof(p)) != 24 ||
 	    tcp_get_le(p, 8) != 5 || p[8] != 0xaa || p[23] != 0xaa)
 		return fail("client: read of the window");
 	printf("client: read of the window answered\n");
