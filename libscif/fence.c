@@ -44,6 +44,8 @@ static int fence_enter(scif_epd_t epd, struct scif_ep **ep)
 
 	if (ret)
 		return ret;
+	/* writes through the endpoint's mappings are RMAs before the fence */
+	scif__mmap_flush(*ep);
 	scif__ep_lock(*ep);
 	ret = scif__ep_check((*ep)->state, SCIF_OP_RMA);
 	if (ret) {

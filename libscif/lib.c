@@ -438,6 +438,12 @@ static void lib_settings(struct scif_lib *lib)
 	lib->close_timeout_ms =
 		(int)scif__env_u32("SCIF_CLOSE_TIMEOUT_MS", 30000, 0, 3600000);
 	lib->spin_us = (int)scif__env_u32("SCIF_SPIN_US", 0, 0, 1000000);
+	/* a mapping's pages are re-fetched and its writes sent back within
+	 * this bound (docs/mmap.md) */
+	lib->mmap_coherence_us =
+		scif__env_u32("SCIF_MMAP_COHERENCE_US", 1000, 10, 10000000);
+	lib->mmap_prefetch = (size_t)scif__env_u32(
+		"SCIF_MMAP_PREFETCH", 2u << 20, 4096, 64u << 20);
 }
 
 static void lib_init(void)
@@ -454,6 +460,8 @@ static void lib_init(void)
 	pthread_mutex_init(&lib->probe_lock, NULL);
 	pthread_mutex_init(&lib->pinned_lock, NULL);
 	pthread_mutex_init(&lib->gnt_lock, NULL);
+	pthread_mutex_init(&lib->maps_lock, NULL);
+	pthread_mutex_init(&lib->maps_op_lock, NULL);
 	lib_settings(lib);
 	ret = load_map(lib);
 	if (ret)

@@ -151,20 +151,3 @@ SCIF_EXPORT off_t scif_register_pinned_pages(scif_epd_t epd,
 		return scif__ret(ret);
 	return po;
 }
-
-SCIF_EXPORT void *scif_mmap(void *addr, size_t len, int prot_flags,
-			    int map_flags, scif_epd_t epd, off_t offset)
-{
-	(void)addr, (void)len, (void)prot_flags, (void)map_flags, (void)epd;
-	(void)offset;
-	/* Mapping a peer's window into this process is not implemented yet;
-	 * scif_readfrom/scif_writeto move its data instead. */
-	errno = ENOSYS;
-	return SCIF_MMAP_FAILED;
-}
-
-SCIF_EXPORT int scif_munmap(void *addr, size_t len)
-{
-	(void)addr, (void)len;
-	return scif__ret(-ENOSYS);
-}

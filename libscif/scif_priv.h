@@ -118,6 +118,7 @@ struct scif_prov_inst {
 };
 
 struct scif_gnt_imp;
+struct scif_map;
 
 struct scif_lib {
 	struct scif_prov_inst provs[SCIF_MAX_PROVIDERS]; /* in preference order */
@@ -136,6 +137,11 @@ struct scif_lib {
 
 	pthread_mutex_t gnt_lock; /* scif_dmabuf_to_grant_refs imports */
 	struct scif_gnt_imp *gnt_imps;
+	pthread_mutex_t maps_op_lock, maps_lock; /* scif_mmap (mmap.c) */
+	struct scif_map *maps;
+	int nmaps; /* atomic: skips the list on the data path */
+	unsigned mmap_coherence_us; /* SCIF_MMAP_COHERENCE_US */
+	size_t mmap_prefetch;	    /* SCIF_MMAP_PREFETCH: bytes */
 
 	pthread_mutex_t probe_lock; /* node liveness cache */
 	struct {
@@ -239,6 +245,27 @@ int scif__rma_post_signal(struct scif_ep *ep, struct scif_rwindow *rw,
 			  uint64_t roff, uint64_t value);
 /* [ep locked] Run the queued actions whose condition holds. */
 void scif__rma_run_actions(struct scif_ep *ep);
+/* [ep locked] [roff, roff+len) wholly inside peer windows allowing prot
+ * (SCIF_PROT_*): 0, -ENXIO (*rmiss set) or -EACCES. */
+int scif__rma_check_remote(struct scif_ep *ep, uint64_t roff, uint64_t len,
+			   int prot, bool *rmiss);
+/* One request with a registration of ours as the local side, waited for;
+ * takes the endpoint lock (a mapping's fault thread). */
+int scif__rma_mr_sync(struct scif_ep *ep, enum scif_rma_op op,
+		      const struct scif_mr *mr, uint64_t loff, uint64_t len,
+		      uint64_t roff, int flags);
+/* mmap.c: the peer unregistered [off, off+len) [ep locked]; the endpoint is
+ * being closed (not locked): its mappings go; write back the dirty pages of
+ * its mappings (a fence call, not locked). */
+void scif__mmap_win_gone(struct scif_ep *ep, uint64_t off, uint64_t len);
+void scif__mmap_ep_close(struct scif_ep *ep);
+void scif__mmap_flush(struct scif_ep *ep);
+/* Whether [addr, addr+len) overlaps a mapping of ep's: a call that touches
+ * it with the endpoint locked goes through a bounce buffer instead (a
+ * fault there waits for a thread that needs the lock). */
+bool scif__mmap_holds(struct scif_ep *ep, const void *addr, size_t len);
+/* regcache_uffd.c: open a userfaultfd (before UFFDIO_API). */
+int scif__uffd_open(bool force_user_only, bool *user_only, const char **why);
 /* [ep locked] Find the local window containing [off, off+len) wholly. */
 struct scif_window *scif__window_find(struct scif_ep *ep, uint64_t off,
 				      uint64_t len);

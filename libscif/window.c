@@ -531,6 +531,7 @@ int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t mlen)
 		}
 		pp = &w->next;
 	}
+	scif__mmap_win_gone(ep, off, len); /* mapped pages: SIGBUS */
 	/* Acknowledge once our RMAs that used them have completed. */
 	a.seq = last;
 	return scif__rma_action_add(ep, &a);
