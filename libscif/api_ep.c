@@ -418,6 +418,7 @@ SCIF_EXPORT int scif_close(scif_epd_t epd)
 	if (ret)
 		return scif__ret(ret);
 	lib = ep->lib;
+	scif__mmap_ep_close(ep); /* written back while still connected */
 	scif__ep_unpublish(ep);
 	scif__ep_lock(ep);
 	if (ep->state == SCIF_EP_CLOSING) { /* another thread got here first */

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* [ep locked] Sent means delivered (as on MPSS, where the bytes are in the
@@ -40,6 +41,7 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 	struct scif_ep *ep;
 	int ret = scif__ep_lookup(epd, &ep), done = 0;
 	bool polled = false;
+	void *user = msg, *bounce = NULL;
 
 	if (ret)
 		return scif__ret(ret);
@@ -49,6 +51,15 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 		ret = -EFAULT;
 	if (ret || !len)
 		goto out;
+	if (scif__mmap_holds(ep, msg, (size_t)len)) {
+		msg = bounce = malloc((size_t)len);
+		if (!bounce) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (send)
+			memcpy(bounce, user, (size_t)len);
+	}
 	dir_lock = send ? &ep->send_lock : &ep->recv_lock;
 	pthread_mutex_lock(dir_lock);
 	scif__ep_lock(ep);
@@ -86,6 +97,9 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 	scif__ep_wake(ep);
 	scif__ep_unlock(ep);
 	pthread_mutex_unlock(dir_lock);
+	if (bounce && !send && done > 0)
+		memcpy(user, bounce, (size_t)done);
+	free(bounce);
 	/* Bytes moved count, even if the peer then went away. */
 	if (done)
 		ret = done;

@@ -44,6 +44,8 @@ static int fence_enter(scif_epd_t epd, struct scif_ep **ep)
 
 	if (ret)
 		return ret;
+	/* writes through the endpoint's mappings are RMAs before the fence */
+	scif__mmap_flush(*ep);
 	scif__ep_lock(*ep);
 	ret = scif__ep_check((*ep)->state, SCIF_OP_RMA);
 	if (ret) {
@@ -72,9 +74,12 @@ static int peer_request(struct scif_ep *ep, uint32_t *id)
 SCIF_EXPORT int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
 {
 	struct scif_ep *ep;
+	struct scif_kcall_args ka = { .flags = flags, .markp = mark };
 	uint32_t id;
 	int ret;
 
+	if (scif__kcall(epd, SCIF_KC_FENCE_MARK, &ka, &ret))
+		return scif__ret(ret);
 	if ((flags != SCIF_FENCE_INIT_SELF && flags != SCIF_FENCE_INIT_PEER) ||
 	    !mark) {
 		/* bad descriptors still answer EBADF/ENOTTY first */
@@ -100,9 +105,12 @@ SCIF_EXPORT int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
 SCIF_EXPORT int scif_fence_wait(scif_epd_t epd, int mark)
 {
 	struct scif_ep *ep;
+	struct scif_kcall_args ka = { .mark = mark };
 	uint64_t seq, back;
 	int ret;
 
+	if (scif__kcall(epd, SCIF_KC_FENCE_WAIT, &ka, &ret))
+		return scif__ret(ret);
 	ret = fence_enter(epd, &ep);
 	if (ret)
 		return scif__ret(ret);
@@ -134,8 +142,10 @@ static uint64_t *local_slot(struct scif_ep *ep, off_t off,
 	struct scif_window *w = scif__window_find(ep, (uint64_t)off, 8);
 
 	*win = w;
-	return w ? (uint64_t *)((char *)w->addr + ((uint64_t)off - w->offset)) :
-		   NULL;
+	/* a dma-buf window registered without a CPU mapping has no slot */
+	if (!w || !w->addr)
+		return NULL;
+	return (uint64_t *)((char *)w->addr + ((uint64_t)off - w->offset));
 }
 
 /* [ep locked] Queue a remote signal, holding a reference on the peer's
@@ -165,9 +175,13 @@ SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 	struct scif_rwindow *rw = NULL;
 	struct scif_window *lw = NULL;
 	struct scif_ep *ep;
+	struct scif_kcall_args ka = { .loff = loff, .lval = lval, .roff = roff,
+				      .rval = rval, .flags = flags };
 	uint32_t id = 0;
 	int ret;
 
+	if (scif__kcall(epd, SCIF_KC_FENCE_SIGNAL, &ka, &ret))
+		return scif__ret(ret);
 	ret = scif__ep_lookup(epd, &ep);
 	if (ret)
 		return scif__ret(ret);

@@ -35,14 +35,15 @@ static int nabandoned;
 static const struct scif_provider_ops *providers[SCIF_MAX_PROVIDERS * 2] = {
 	&scif_shm_ops,
 	&scif_tcp_ops,
+	&scif_mic_ops,
 #ifndef SCIF_DL_PROVIDERS
 	&scif_verbs_ops, /* the static library links it in */
 #endif
 };
 #ifndef SCIF_DL_PROVIDERS
-static size_t nregistry = 3;
+static size_t nregistry = 4;
 #else
-static size_t nregistry = 2; /* and what scif__plugins_load() adds */
+static size_t nregistry = 3; /* and what scif__plugins_load() adds */
 #endif
 #define NREGISTRY (sizeof(providers) / sizeof(providers[0]))
 
@@ -437,6 +438,12 @@ static void lib_settings(struct scif_lib *lib)
 	lib->close_timeout_ms =
 		(int)scif__env_u32("SCIF_CLOSE_TIMEOUT_MS", 30000, 0, 3600000);
 	lib->spin_us = (int)scif__env_u32("SCIF_SPIN_US", 0, 0, 1000000);
+	/* a mapping's pages are re-fetched and its writes sent back within
+	 * this bound (docs/mmap.md) */
+	lib->mmap_coherence_us =
+		scif__env_u32("SCIF_MMAP_COHERENCE_US", 1000, 10, 10000000);
+	lib->mmap_prefetch = (size_t)scif__env_u32(
+		"SCIF_MMAP_PREFETCH", 2u << 20, 4096, 64u << 20);
 }
 
 static void lib_init(void)
@@ -452,6 +459,9 @@ static void lib_init(void)
 	pthread_mutex_init(&lib->table_lock, NULL);
 	pthread_mutex_init(&lib->probe_lock, NULL);
 	pthread_mutex_init(&lib->pinned_lock, NULL);
+	pthread_mutex_init(&lib->gnt_lock, NULL);
+	pthread_mutex_init(&lib->maps_lock, NULL);
+	pthread_mutex_init(&lib->maps_op_lock, NULL);
 	lib_settings(lib);
 	ret = load_map(lib);
 	if (ret)
@@ -681,6 +691,16 @@ static bool node_probe(struct scif_lib *lib, const struct scif_node *node)
 			return true;
 	}
 	return false;
+}
+
+int scif__node_add(struct scif_lib *lib, uint16_t id)
+{
+	return scif__nodemap_add(&lib->map, id, "");
+}
+
+const struct scif_node *scif__node_find(struct scif_lib *lib, uint16_t id)
+{
+	return scif__nodemap_find(&lib->map, id);
 }
 
 bool scif__node_up(struct scif_lib *lib, uint16_t id)

@@ -187,6 +187,28 @@ const struct scif_node *scif__nodemap_find(const struct scif_nodemap *map,
 	return bsearch(&key, map->nodes, map->count, sizeof(key), node_cmp);
 }
 
+int scif__nodemap_add(struct scif_nodemap *map, uint16_t id, const char *addr)
+{
+	struct scif_node *n;
+	size_t i;
+
+	if (id > SCIF_NODE_ID_MAX)
+		return -EINVAL;
+	if (scif__nodemap_find(map, id))
+		return -EEXIST;
+	n = realloc(map->nodes, (map->count + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	map->nodes = n;
+	for (i = map->count; i > 0 && n[i - 1].id > id; i--)
+		n[i] = n[i - 1];
+	memset(&n[i], 0, sizeof(n[i]));
+	n[i].id = id;
+	snprintf(n[i].addr, sizeof(n[i].addr), "%s", addr);
+	map->count++;
+	return 0;
+}
+
 int scif__node_resolve(const struct scif_node *node,
 		       struct sockaddr_storage *sa, socklen_t *salen)
 {
@@ -195,6 +217,8 @@ int scif__node_resolve(const struct scif_node *node,
 	struct addrinfo *res;
 	int rc;
 
+	if (!node->addr[0]) /* a kernel SCIF node: no address reaches it */
+		return -ENODEV;
 	rc = getaddrinfo(node->addr, NULL, &hints, &res);
 	if (rc) {
 		scif_warn("node %u: cannot resolve '%s': %s", node->id,

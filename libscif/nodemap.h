@@ -40,6 +40,9 @@ int scif__nodemap_load(const char *path, struct scif_nodemap *map, char *err,
 void scif__nodemap_free(struct scif_nodemap *map);
 const struct scif_node *scif__nodemap_find(const struct scif_nodemap *map,
 					   uint16_t id);
+/* Add a node (kept sorted); -EEXIST if the id is taken.  An empty address
+ * is a node no address reaches (the kernel SCIF device's cards). */
+int scif__nodemap_add(struct scif_nodemap *map, uint16_t id, const char *addr);
 /* Resolve a node's address to a socket address (numeric or by name). */
 int scif__node_resolve(const struct scif_node *node,
 		       struct sockaddr_storage *sa, socklen_t *salen);

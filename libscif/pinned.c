@@ -110,12 +110,26 @@ SCIF_EXPORT off_t scif_register_pinned_pages(scif_epd_t epd,
 					     off_t offset, int map_flags)
 {
 	struct scif_pinned_pages *pp = pinned_pages;
+	struct scif_kcall_args ka = { .loff = offset, .flags = map_flags };
 	struct scif_ep *ep;
 	off_t po = 0;
 	int ret = scif__ep_lookup(epd, &ep);
 
 	if (ret)
 		return scif__ret(ret);
+	/* An endpoint of the kernel device: its driver pins the range
+	 * itself, the window holds no reference on the handle. */
+	pthread_mutex_lock(&ep->lib->pinned_lock);
+	if (pinned_live(ep->lib, pp)) {
+		ka.addr = pp->addr;
+		ka.len = pp->len;
+		ka.prot = pp->prot;
+	}
+	pthread_mutex_unlock(&ep->lib->pinned_lock);
+	if (ka.addr && scif__kcall(epd, SCIF_KC_REGISTER, &ka, &ret)) {
+		scif__ep_put(ep);
+		return ret ? scif__ret(ret) : (off_t)ka.out_off;
+	}
 	pthread_mutex_lock(&ep->lib->pinned_lock);
 	if (!pinned_live(ep->lib, pp))
 		ret = -EINVAL;
@@ -128,7 +142,7 @@ SCIF_EXPORT off_t scif_register_pinned_pages(scif_epd_t epd,
 					.len = pp->len };
 
 		ret = scif__register(ep, &mem, offset, pp->prot, map_flags, pp,
-				     &po);
+				     NULL, &po);
 		if (ret)
 			scif__pinned_release(ep->lib, pp);
 	}
@@ -136,21 +150,4 @@ SCIF_EXPORT off_t scif_register_pinned_pages(scif_epd_t epd,
 	if (ret)
 		return scif__ret(ret);
 	return po;
-}
-
-SCIF_EXPORT void *scif_mmap(void *addr, size_t len, int prot_flags,
-			    int map_flags, scif_epd_t epd, off_t offset)
-{
-	(void)addr, (void)len, (void)prot_flags, (void)map_flags, (void)epd;
-	(void)offset;
-	/* Mapping a peer's window into this process is not implemented yet;
-	 * scif_readfrom/scif_writeto move its data instead. */
-	errno = ENOSYS;
-	return SCIF_MMAP_FAILED;
-}
-
-SCIF_EXPORT int scif_munmap(void *addr, size_t len)
-{
-	(void)addr, (void)len;
-	return scif__ret(-ENOSYS);
 }

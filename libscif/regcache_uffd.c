@@ -369,14 +369,10 @@ static int uffd_open_dev(void)
 #endif
 }
 
-/* Returns the descriptor, or -errno with *why describing the failure. */
-int scif__regcache_uffd_setup(bool force_user_only, bool *user_only,
-			      const char **why)
+/* A userfaultfd (UFFDIO_API not done yet): the descriptor, or -errno with
+ * *why describing the failure.  Also used by mappings (mmap.c). */
+int scif__uffd_open(bool force_user_only, bool *user_only, const char **why)
 {
-	struct uffdio_api api = {
-		.api = UFFD_API,
-		.features = REQUIRED_FEATURES,
-	};
 	int fd = -ENOSYS;
 
 	/*
@@ -387,6 +383,7 @@ int scif__regcache_uffd_setup(bool force_user_only, bool *user_only,
 	 * to /dev/userfaultfd; else fall back to UFFD_USER_MODE_ONLY
 	 * (Linux >= 5.11).
 	 */
+	*user_only = false;
 	if (!force_user_only) {
 		fd = uffd_open(false);
 		if (fd == -EPERM) {
@@ -404,13 +401,26 @@ int scif__regcache_uffd_setup(bool force_user_only, bool *user_only,
 			fd = ufd;
 		*user_only = fd >= 0;
 	}
-	if (fd < 0) {
+	if (fd < 0)
 		*why = fd == -ENOSYS ? "no userfaultfd in this kernel" :
 		       fd == -EPERM  ? "userfaultfd not permitted "
 				       "(vm.unprivileged_userfaultfd=0)" :
 				       "userfaultfd failed";
+	return fd;
+}
+
+/* Returns the descriptor, or -errno with *why describing the failure. */
+int scif__regcache_uffd_setup(bool force_user_only, bool *user_only,
+			      const char **why)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = REQUIRED_FEATURES,
+	};
+	int fd = scif__uffd_open(force_user_only, user_only, why);
+
+	if (fd < 0)
 		return fd;
-	}
 	if (ioctl(fd, UFFDIO_API, &api)) {
 		int ret = -errno;
 

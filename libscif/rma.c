@@ -121,14 +121,11 @@ struct rma_local {
 	uint64_t off;		  /* SCIF offset, or offset into mr */
 };
 
-/* [ep locked] Both ranges wholly inside windows that allow the access;
- * *rmiss tells a miss in the peer's address space. */
-static int rma_check(struct scif_ep *ep, enum scif_rma_op op,
-		     const struct rma_local *loc, uint64_t roff, uint64_t len,
-		     bool *rmiss)
+/* [ep locked] [roff, roff+len) wholly inside peer windows that allow prot
+ * (SCIF_PROT_*); *rmiss tells a miss (ENXIO) from a protection error. */
+int scif__rma_check_remote(struct scif_ep *ep, uint64_t roff, uint64_t len,
+			   int prot, bool *rmiss)
 {
-	int need_l = op == SCIF_RMA_OP_WRITE ? SCIF_PROT_READ : SCIF_PROT_WRITE;
-	int need_r = op == SCIF_RMA_OP_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ;
 	uint64_t pos;
 
 	*rmiss = false;
@@ -138,10 +135,26 @@ static int rma_check(struct scif_ep *ep, enum scif_rma_op op,
 		*rmiss = !rw;
 		if (!rw)
 			return -ENXIO;
-		if ((rw->prot & need_r) != need_r)
+		if ((rw->prot & prot) != prot)
 			return -EACCES;
 		pos = rw->offset + rw->len - roff;
 	}
+	return 0;
+}
+
+/* [ep locked] Both ranges wholly inside windows that allow the access;
+ * *rmiss tells a miss in the peer's address space. */
+static int rma_check(struct scif_ep *ep, enum scif_rma_op op,
+		     const struct rma_local *loc, uint64_t roff, uint64_t len,
+		     bool *rmiss)
+{
+	int need_l = op == SCIF_RMA_OP_WRITE ? SCIF_PROT_READ : SCIF_PROT_WRITE;
+	int need_r = op == SCIF_RMA_OP_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ;
+	uint64_t pos;
+	int ret = scif__rma_check_remote(ep, roff, len, need_r, rmiss);
+
+	if (ret)
+		return ret;
 	for (pos = 0; !loc->mr && pos < len;) {
 		struct scif_window *w = scif__window_find(ep, loc->off + pos, 1);
 
@@ -381,10 +394,19 @@ static int rma_call(scif_epd_t epd, enum scif_rma_op op, off_t loffset,
 {
 	struct scif_rma_action act = { .bounce = -1 };
 	struct rma_local loc = { .off = (uint64_t)loffset };
+	struct scif_kcall_args ka = { .addr = addr, .len = len,
+				      .loff = loffset, .roff = roffset,
+				      .flags = flags };
+	void *user = NULL, *bounce = NULL;
 	struct scif_ep *ep;
 	uint64_t seq = 0;
-	int ret = scif__ep_lookup(epd, &ep);
+	int ret;
 
+	if (scif__kcall(epd, op == SCIF_RMA_OP_READ ?
+			(virt ? SCIF_KC_VREADFROM : SCIF_KC_READFROM) :
+			(virt ? SCIF_KC_VWRITETO : SCIF_KC_WRITETO), &ka, &ret))
+		return scif__ret(ret);
+	ret = scif__ep_lookup(epd, &ep);
 	if (ret)
 		return scif__ret(ret);
 	if (flags & ~RMA_FLAGS)
@@ -395,6 +417,18 @@ static int rma_call(scif_epd_t epd, enum scif_rma_op op, off_t loffset,
 		ret = -EFAULT;
 	if (ret)
 		goto out_put;
+	if (virt && len && scif__mmap_holds(ep, addr, len)) {
+		/* through a buffer of ours, completed before we return */
+		user = addr;
+		addr = bounce = malloc(len);
+		if (!bounce) {
+			ret = -ENOMEM;
+			goto out_put;
+		}
+		if (op == SCIF_RMA_OP_WRITE)
+			memcpy(bounce, user, len);
+		flags |= SCIF_RMA_SYNC;
+	}
 	scif__ep_lock(ep);
 	ret = scif__ep_check(ep->state, SCIF_OP_RMA);
 	if (ret || !len)
@@ -410,6 +444,9 @@ static int rma_call(scif_epd_t epd, enum scif_rma_op op, off_t loffset,
 		ret = scif__wait_seq(ep, seq);
 out:
 	scif__ep_unlock(ep);
+	if (bounce && !ret && op == SCIF_RMA_OP_READ)
+		memcpy(user, bounce, len);
+	free(bounce);
 out_put:
 	scif__ep_put(ep);
 	return scif__ret(ret);
@@ -441,6 +478,27 @@ SCIF_EXPORT int scif_vwriteto(scif_epd_t epd, void *addr, size_t len,
 {
 	return rma_call(epd, SCIF_RMA_OP_WRITE, 0, addr, len, roffset,
 			rma_flags, true);
+}
+
+/* One request between a registration of the caller's and the peer's
+ * address space, waited for (a mapping's fault thread, mmap.c).  Takes the
+ * endpoint lock; flags are SCIF_RMA_*. */
+int scif__rma_mr_sync(struct scif_ep *ep, enum scif_rma_op op,
+		      const struct scif_mr *mr, uint64_t loff, uint64_t len,
+		      uint64_t roff, int flags)
+{
+	struct rma_local loc = { .mr = mr, .off = loff };
+	uint64_t seq = 0;
+	int ret;
+
+	scif__ep_lock(ep);
+	ret = scif__ep_check(ep->state, SCIF_OP_RMA);
+	if (!ret)
+		ret = rma_request(ep, op, &loc, roff, len, flags, NULL, &seq);
+	if (!ret)
+		ret = scif__wait_seq(ep, seq);
+	scif__ep_unlock(ep);
+	return ret;
 }
 
 /* Internal (tests, diagnostics): the registration cache's counters. */

@@ -51,6 +51,12 @@ enum scif_ep_op {
 int scif__ep_check(enum scif_ep_state state, enum scif_ep_op op);
 const char *scif__ep_state_name(enum scif_ep_state state);
 
+/* What a window holds besides the provider's registration (a dma-buf's
+ * mapping, a grant export: dmabuf.c, gnt.c), released after mr_dereg. */
+struct scif_mem_owner {
+	void (*release)(struct scif_mem_owner *o);
+};
+
 /* A window of our registered address space (window.c). */
 struct scif_window {
 	struct scif_rnode node;	  /* in ep->windows, by offset */
@@ -65,6 +71,7 @@ struct scif_window {
 	bool dying;	   /* being unregistered: no new use */
 	uint32_t del_id;   /* the WIN_DEL of the scif_unregister that hides it */
 	struct scif_pinned_pages *pinned;
+	struct scif_mem_owner *owner; /* NULL: none */
 };
 
 /* A window of the peer's registered address space, as it announced it. */
@@ -104,13 +111,16 @@ struct scif_rma_action {
 
 #define SCIF_BOUNCE_SLOTS 4
 #define SCIF_BOUNCE_SIZE (64 * 1024)
-#define SCIF_MAX_PROVIDERS 4
+#define SCIF_MAX_PROVIDERS 8
 
 /* An active provider: its table (stubs filled in) and instance. */
 struct scif_prov_inst {
 	struct scif_provider_ops ops;
 	struct scif_prov *prov;
 };
+
+struct scif_gnt_imp;
+struct scif_map;
 
 struct scif_lib {
 	struct scif_prov_inst provs[SCIF_MAX_PROVIDERS]; /* in preference order */
@@ -126,6 +136,14 @@ struct scif_lib {
 
 	pthread_mutex_t pinned_lock; /* live scif_pin_pages handles */
 	struct scif_pinned_pages *pinned;
+
+	pthread_mutex_t gnt_lock; /* scif_dmabuf_to_grant_refs imports */
+	struct scif_gnt_imp *gnt_imps;
+	pthread_mutex_t maps_op_lock, maps_lock; /* scif_mmap (mmap.c) */
+	struct scif_map *maps;
+	int nmaps; /* atomic: skips the list on the data path */
+	unsigned mmap_coherence_us; /* SCIF_MMAP_COHERENCE_US */
+	size_t mmap_prefetch;	    /* SCIF_MMAP_PREFETCH: bytes */
 
 	pthread_mutex_t probe_lock; /* node liveness cache */
 	struct {
@@ -230,6 +248,27 @@ int scif__rma_post_signal(struct scif_ep *ep, struct scif_rwindow *rw,
 			  uint64_t roff, uint64_t value);
 /* [ep locked] Run the queued actions whose condition holds. */
 void scif__rma_run_actions(struct scif_ep *ep);
+/* [ep locked] [roff, roff+len) wholly inside peer windows allowing prot
+ * (SCIF_PROT_*): 0, -ENXIO (*rmiss set) or -EACCES. */
+int scif__rma_check_remote(struct scif_ep *ep, uint64_t roff, uint64_t len,
+			   int prot, bool *rmiss);
+/* One request with a registration of ours as the local side, waited for;
+ * takes the endpoint lock (a mapping's fault thread). */
+int scif__rma_mr_sync(struct scif_ep *ep, enum scif_rma_op op,
+		      const struct scif_mr *mr, uint64_t loff, uint64_t len,
+		      uint64_t roff, int flags);
+/* mmap.c: the peer unregistered [off, off+len) [ep locked]; the endpoint is
+ * being closed (not locked): its mappings go; write back the dirty pages of
+ * its mappings (a fence call, not locked). */
+void scif__mmap_win_gone(struct scif_ep *ep, uint64_t off, uint64_t len);
+void scif__mmap_ep_close(struct scif_ep *ep);
+void scif__mmap_flush(struct scif_ep *ep);
+/* Whether [addr, addr+len) overlaps a mapping of ep's: a call that touches
+ * it with the endpoint locked goes through a bounce buffer instead (a
+ * fault there waits for a thread that needs the lock). */
+bool scif__mmap_holds(struct scif_ep *ep, const void *addr, size_t len);
+/* regcache_uffd.c: open a userfaultfd (before UFFDIO_API). */
+int scif__uffd_open(bool force_user_only, bool *user_only, const char **why);
 /* [ep locked] Find the local window containing [off, off+len) wholly. */
 struct scif_window *scif__window_find(struct scif_ep *ep, uint64_t off,
 				      uint64_t len);
@@ -242,7 +281,23 @@ void scif__rma_connected(struct scif_ep *ep);
 /* Register mem as a window (scif_register's contract). */
 int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 		   off_t offset, int prot, int map_flags,
-		   struct scif_pinned_pages *pinned, off_t *po);
+		   struct scif_pinned_pages *pinned,
+		   struct scif_mem_owner *owner, off_t *po);
+/* scif_register's argument checks, for callers that must check before they
+ * acquire the memory (-EINVAL). */
+int scif__register_check(const struct scif_mem *mem, off_t offset, int prot,
+			 int map_flags);
+/* dmabuf.c: the frame of a public registration call: fn(ep, arg, &po) on
+ * epd's endpoint; the window's offset, or -1 with errno. */
+off_t scif__register_call(scif_epd_t epd,
+			  int (*fn)(struct scif_ep *ep, const void *arg,
+				    off_t *po),
+			  const void *arg);
+/* dmabuf.c: register len bytes of dma-buf fd at fd_off as a window; the
+ * window releases owner after its own mapping (on failure: the caller). */
+int scif__register_dmabuf(struct scif_ep *ep, int fd, uint64_t fd_off,
+			  size_t len, off_t offset, int prot, int map_flags,
+			  struct scif_mem_owner *owner, off_t *po);
 /* [ep locked] Release the hidden windows of WIN_DEL del_id (0: all) that
  * nothing references; drops and retakes the lock to deregister. */
 void scif__windows_release(struct scif_ep *ep, uint32_t del_id);
@@ -276,6 +331,11 @@ int scif__wait_seq(struct scif_ep *ep, uint64_t seq);
 
 /* plugin.c: load the run-time providers into the registry (once per
  * process); why the one named name (len bytes) did not load, or NULL. */
+/* 1 when epd's provider carries out call itself (ep_kcall; its result,
+ * 0 or -errno, in *ret), 0 when the core does (kcall.c). */
+int scif__kcall(scif_epd_t epd, enum scif_kcall call,
+		struct scif_kcall_args *args, int *ret);
+
 void scif__plugins_load(void);
 const char *scif__plugin_why(const char *name, size_t len);
 

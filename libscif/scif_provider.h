@@ -131,6 +131,32 @@ struct scif_rma_seg {
 	uint64_t imm;
 };
 
+/* The calls ep_kcall carries out, and their arguments (the public
+ * call's, as given). */
+enum scif_kcall {
+	SCIF_KC_REGISTER = 1, /* addr, len, loff (offset), prot, flags;
+			       * out_off */
+	SCIF_KC_UNREGISTER,   /* loff, len */
+	SCIF_KC_READFROM,     /* loff, len, roff, flags */
+	SCIF_KC_WRITETO,
+	SCIF_KC_VREADFROM,    /* addr, len, roff, flags */
+	SCIF_KC_VWRITETO,
+	SCIF_KC_FENCE_MARK,   /* flags, markp */
+	SCIF_KC_FENCE_WAIT,   /* mark */
+	SCIF_KC_FENCE_SIGNAL, /* loff, lval, roff, rval, flags */
+};
+
+struct scif_kcall_args {
+	void *addr;
+	uint64_t len;
+	int64_t loff, roff;
+	uint64_t lval, rval;
+	int prot, flags;
+	int mark;
+	int *markp;
+	int64_t out_off;
+};
+
 /* What a provider guarantees and needs, per endpoint (query). */
 struct scif_prov_attr {
 	uint64_t max_piece; /* largest piece moved in one operation */
@@ -280,12 +306,21 @@ struct scif_provider_ops {
 	int (*ep_lead)(struct scif_ep *ep);
 	int (*ep_lead_event)(struct scif_ep *ep);
 	void (*ep_unlead)(struct scif_ep *ep);
+
+	/* A provider whose peer keeps the windows itself (the kernel SCIF
+	 * device: mic) sets this: the window, RMA and fence calls of an
+	 * endpoint bound to it are carried out by the provider whole, the
+	 * core's windows are not used.  Returns >= 0 or -errno as the
+	 * header says.  Not locked; may block.  NULL: the core's windows. */
+	int (*ep_kcall)(struct scif_ep *ep, enum scif_kcall call,
+			struct scif_kcall_args *args);
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */
 extern const struct scif_provider_ops scif_verbs_ops;
 extern const struct scif_provider_ops scif_shm_ops;
 extern const struct scif_provider_ops scif_tcp_ops;
+extern const struct scif_provider_ops scif_mic_ops;
 /* Add a provider to the registry before the library initialises (the
  * first SCIF call): 0, -EBUSY (too late), -ENOSPC. */
 int scif__provider_add(const struct scif_provider_ops *ops);
@@ -330,6 +365,14 @@ int scif__ep_conn_request(struct scif_ep *lep, struct scif_prov *prov,
 int scif__ep_window_get(struct scif_ep *ep, uint64_t off, uint64_t len,
 			int prot, const struct scif_mr **mr, uint64_t *mr_off);
 void scif__ep_window_put(struct scif_ep *ep, const struct scif_mr *mr);
+
+/* At init only (before the first endpoint): a node the provider's
+ * transport defines (the kernel SCIF device's card nodes) joins the node
+ * map without an address.  -EEXIST: the map already has that id (the
+ * provider must not use it: no id may mean two nodes). */
+int scif__node_add(struct scif_lib *lib, uint16_t id);
+/* The node map's entry for id, or NULL. */
+const struct scif_node *scif__node_find(struct scif_lib *lib, uint16_t id);
 
 void *scif__ep_prov_data(struct scif_ep *ep);
 void scif__ep_set_prov_data(struct scif_ep *ep, void *data);

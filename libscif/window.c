@@ -119,8 +119,8 @@ void scif__ep_window_put(struct scif_ep *ep, const struct scif_mr *mr)
 
 /* ---- register / unregister ---- */
 
-static int register_check(const struct scif_mem *mem, off_t offset, int prot,
-			  int map_flags)
+int scif__register_check(const struct scif_mem *mem, off_t offset, int prot,
+			 int map_flags)
 {
 	uint64_t ps = page_size(), len = mem->len;
 
@@ -186,11 +186,12 @@ static int window_announce(struct scif_ep *ep, struct scif_window *w)
 
 int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 		   off_t offset, int prot, int map_flags,
-		   struct scif_pinned_pages *pinned, off_t *po_out)
+		   struct scif_pinned_pages *pinned,
+		   struct scif_mem_owner *owner, off_t *po_out)
 {
 	struct scif_window *w;
 	uint64_t po;
-	int ret = register_check(mem, offset, prot, map_flags);
+	int ret = scif__register_check(mem, offset, prot, map_flags);
 
 	if (ret)
 		return ret;
@@ -208,6 +209,7 @@ int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 	w->addr = mem->va;
 	w->prot = prot;
 	w->pinned = pinned;
+	w->owner = owner;
 	w->mr.va = mem->va;
 	w->mr.len = mem->len;
 	w->mr.access = ((prot & SCIF_PROT_READ) ?
@@ -255,13 +257,19 @@ SCIF_EXPORT off_t scif_register(scif_epd_t epd, void *addr, size_t len,
 {
 	struct scif_mem mem = { .kind = SCIF_MEM_VA, .va = addr, .len = len };
 	struct scif_ep *ep;
+	struct scif_kcall_args ka = { .addr = addr, .len = len,
+				      .loff = offset, .prot = prot_flags,
+				      .flags = map_flags };
 	off_t po = 0;
-	int ret = scif__ep_lookup(epd, &ep);
+	int ret;
 
+	if (scif__kcall(epd, SCIF_KC_REGISTER, &ka, &ret))
+		return ret ? scif__ret(ret) : (off_t)ka.out_off;
+	ret = scif__ep_lookup(epd, &ep);
 	if (ret)
 		return scif__ret(ret);
 	ret = scif__register(ep, &mem, offset, prot_flags, map_flags, NULL,
-			     &po);
+			     NULL, &po);
 	scif__ep_put(ep);
 	if (ret)
 		return scif__ret(ret);
@@ -297,6 +305,8 @@ void scif__windows_release(struct scif_ep *ep, uint32_t del_id)
 		ep->ops->mr_dereg(ep, &w->mr);
 		if (w->pinned)
 			scif__pinned_release(ep->lib, w->pinned);
+		if (w->owner)
+			w->owner->release(w->owner);
 		free(w);
 	}
 	scif__ep_lock(ep);
@@ -353,9 +363,13 @@ SCIF_EXPORT int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 	struct scif_wire_win_del m;
 	struct scif_rnode *n;
 	struct scif_ep *ep;
+	struct scif_kcall_args ka = { .loff = offset, .len = len };
 	uint32_t id;
-	int ret = scif__ep_lookup(epd, &ep);
+	int ret;
 
+	if (scif__kcall(epd, SCIF_KC_UNREGISTER, &ka, &ret))
+		return scif__ret(ret);
+	ret = scif__ep_lookup(epd, &ep);
 	if (ret)
 		return scif__ret(ret);
 	if (offset < 0 || off % ps || !len || len % ps || off + len < off) {
@@ -490,6 +504,7 @@ int scif__rx_win_del(struct scif_ep *ep, const void *p, uint32_t mlen)
 		scif_rtree_erase(&ep->rwindows, n);
 		scif__rwindow_put(ep, w);
 	}
+	scif__mmap_win_gone(ep, off, len); /* mapped pages: SIGBUS */
 	/* Acknowledge once our RMAs that used them have completed. */
 	a.seq = last;
 	return scif__rma_action_add(ep, &a);

@@ -34,9 +34,10 @@
 #include <string.h>
 #include <unistd.h>
 
-enum test { T_WRITETO, T_READFROM, T_VWRITETO, T_VREADFROM, T_SEND, T_COUNT };
+enum test { T_WRITETO, T_READFROM, T_VWRITETO, T_VREADFROM, T_SEND, T_MMAP,
+	    T_COUNT };
 static const char *const test_names[T_COUNT] = {
-	"writeto", "readfrom", "vwriteto", "vreadfrom", "send"
+	"writeto", "readfrom", "vwriteto", "vreadfrom", "send", "mmap"
 };
 static const char *const test_titles[T_COUNT] = {
 	"SCIF RMA write BW test (scif_writeto)",
@@ -44,6 +45,7 @@ static const char *const test_titles[T_COUNT] = {
 	"SCIF RMA write BW test, unregistered source (scif_vwriteto)",
 	"SCIF RMA read BW test, unregistered destination (scif_vreadfrom)",
 	"SCIF send BW test (scif_send/scif_recv)",
+	"SCIF mmap read BW test (memcpy out of a scif_mmap mapping)",
 };
 
 #define DEF_SIZE 65536ull
@@ -137,6 +139,9 @@ static void usage(FILE *f)
 "                          vwriteto   scif_vwriteto from unregistered memory\n"
 "                          vreadfrom  scif_vreadfrom into unregistered memory\n"
 "                          send       scif_send / scif_recv, blocking\n"
+"                          mmap       memcpy out of a scif_mmap of the peer's\n"
+"                                     window, mapped once per size (sizes:\n"
+"                                     whole pages)\n"
 "  -s, --size=BYTES      bytes per transfer; K, M, G suffixes are binary\n"
 "                        (default %llu)\n"
 "  -a, --all             sweep sizes 2^%d .. 2^%d (1 B .. 8 MiB)\n"
@@ -219,12 +224,12 @@ static int is_rma(enum test t)
 
 static int is_read(enum test t)
 {
-	return t == T_READFROM || t == T_VREADFROM;
+	return t == T_READFROM || t == T_VREADFROM || t == T_MMAP;
 }
 
 static int is_v(enum test t)
 {
-	return t == T_VWRITETO || t == T_VREADFROM;
+	return t == T_VWRITETO || t == T_VREADFROM || t == T_MMAP;
 }
 
 /* ------------------------------------------------------------------ */
@@ -245,12 +250,23 @@ struct rma_ctx {
 	int flags;
 	off_t loff, roff;
 	uint8_t *lbuf;
+	uint8_t *map; /* mmap test: the target's window, mapped */
 	uint64_t size, nslots;
 	/* sliding window: the fence mark taken after each of the last depth
 	 * transfers, by transfer number modulo depth */
 	int *marks;
 	uint64_t depth, issued;
 };
+
+/* The mmap test's transfer: read the slot through the mapping, in order.
+ * A page read before is older than the coherence bound by the time it is
+ * read again (a pass over the window takes longer), so every page read is
+ * fetched from the peer again: by a fault, into the page it had. */
+static int mmap_read(struct rma_ctx *c, uint64_t at)
+{
+	memcpy(c->lbuf + at, c->map + at, c->size);
+	return 0;
+}
 
 static void rma_one(struct rma_ctx *c, uint64_t k)
 {
@@ -269,6 +285,9 @@ static void rma_one(struct rma_ctx *c, uint64_t k)
 	case T_VWRITETO:
 		r = scif_vwriteto(c->epd, c->lbuf + at, c->size,
 				  c->roff + (off_t)at, c->flags);
+		break;
+	case T_MMAP:
+		r = mmap_read(c, at);
 		break;
 	default:
 		r = scif_vreadfrom(c->epd, c->lbuf + at, c->size,
@@ -588,7 +607,16 @@ static void *run_dir(void *arg)
 					     .size = size, .nslots = nslots,
 					     .marks = marks };
 
+			if (t == T_MMAP) {
+				c.map = scif_mmap(NULL, nslots * size,
+						  SCIF_PROT_READ, 0, d->epd,
+						  roff);
+				if (c.map == SCIF_MMAP_FAILED)
+					perf_die("scif_mmap");
+			}
 			rma_drive(d, &c, &ws, &mine);
+			if (t == T_MMAP && scif_munmap(c.map, nslots * size))
+				perf_die("scif_munmap");
 		} else if (d->drive) {
 			send_drive(d, mem, &ws, &mine);
 		} else if (!is_rma(t)) {

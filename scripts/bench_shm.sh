@@ -21,6 +21,8 @@
 #   write_S  memcpy_bw -s S               vs  scif_bw -t writeto -s S
 #   read_S   memcpy_bw -s S               vs  scif_bw -t readfrom -s S
 #   put_S    ucx_perftest -t ucp_put_bw   vs  scif_bw -t writeto -s S
+# and, for 64 MiB only, reads through a mapping against scif_readfrom:
+#   mmap_64M scif_bw -t readfrom -s 64M   vs  scif_bw -t mmap -s 64M
 # and for 8-byte one-way latency (median of the run):
 #   lat_8B_spin   ucx_perftest -t ucp_am_lat  vs  scif_lat -t send, both sides
 #                 with SCIF_SPIN_US=1000000 (spin before sleeping)
@@ -132,7 +134,7 @@ argv_for() {
     case $tool in
     memcpy_bw)
         ARGV=(env "$BIN/memcpy_bw" -s "$size" -i "$n" --json) ;;
-    scif_writeto | scif_readfrom)
+    scif_writeto | scif_readfrom | scif_mmap)
         ARGV=(env -u SCIF_SPIN_US "${SCIF_ENV[@]}" "$BIN/scif_bw" -t "${tool#scif_}" -p "$port")
         if [ "$role" = client ]; then ARGV+=(-n 0 -s "$size" -i "$n" --json); fi ;;
     scif_lat_spin | scif_lat_block)
@@ -160,7 +162,7 @@ argv_for() {
 # (MB/s, 2^20), ucp_am_lat: latency 50.0%ile (one-way usec, the median).
 parse() {
     case $1 in
-    memcpy_bw | scif_writeto | scif_readfrom)
+    memcpy_bw | scif_writeto | scif_readfrom | scif_mmap)
         sed -n 's/^{.*"bw_avg_MBps":\([0-9.]*\).*"verify":\(null\|"ok"\)}$/\1/p' "$2" | head -1 ;;
     scif_lat_*)
         sed -n 's/^{.*"t_typical_us":\([0-9.]*\).*/\1/p' "$2" | head -1 ;;
@@ -302,6 +304,7 @@ for s in 65536:64K 1048576:1M 67108864:64M; do
         "read_$lab memcpy_bw scif_readfrom $size MB/s"
         "put_$lab ucx_put_bw scif_writeto $size MB/s")
 done
+STEPS+=("mmap_64M scif_readfrom scif_mmap 67108864 MB/s")
 STEPS+=("lat_${LATSZ}B_spin ucx_am_lat scif_lat_spin $LATSZ usec"
     "lat_${LATSZ}B_block ucx_am_lat scif_lat_block $LATSZ usec")
 
@@ -382,6 +385,7 @@ function target(m) {
     if (m ~ /^(write|read)_64K$/) return ">=0.5"
     if (m ~ /^(write|read)_1M$/) return ">=0.7"
     if (m ~ /^(write|read)_64M$/) return ">=0.9"
+    if (m == "mmap_64M") return ">=0.5"
     if (m == "lat_8B_spin") return "<=1.5"
     return ""
 }
@@ -400,7 +404,7 @@ END {
     printf "\nshm provider on this host: %d pair(s) of measurements, reference then ours in each pair\n", pairs
     printf "MB/s = 2^20 bytes/s (BW average); usec = one-way latency, median of the run\n"
     printf "ratio = ours median / reference median (bandwidth: higher is better; latency: lower is better)\n\n"
-    printf "%-13s %-11s %-15s %10s %10s %7s  %-19s %-19s %-5s %s\n", "metric", "reference", "ours", "ref med", "ours med", "ratio", "ref spread", "ours spread", "unit", "target"
+    printf "%-13s %-13s %-15s %10s %10s %7s  %-19s %-19s %-5s %s\n", "metric", "reference", "ours", "ref med", "ours med", "ratio", "ref spread", "ours spread", "unit", "target"
     printf "%s,\"metrics\":[", header > json
     for (i = 1; i <= nm; i++) {
         m = order[i]
@@ -412,7 +416,7 @@ END {
         rs = rn[m] ? sprintf("%.2f-%.2f", mn(a, rn[m]), mx(a, rn[m])) : "-"
         ss = sn[m] ? sprintf("%.2f-%.2f", mn(b, sn[m]), mx(b, sn[m])) : "-"
         t = target(m); r = met(t, ratio)
-        printf "%-13s %-11s %-15s %10.2f %10.2f %7.3f  %-19s %-19s %-5s %s\n", m, rtool[m], stool[m], rmed, smed, ratio, rs, ss, unit[m], (t == "" ? "-" : t " " r)
+        printf "%-13s %-13s %-15s %10.2f %10.2f %7.3f  %-19s %-19s %-5s %s\n", m, rtool[m], stool[m], rmed, smed, ratio, rs, ss, unit[m], (t == "" ? "-" : t " " r)
         printf "%s{\"metric\":\"%s\",\"unit\":\"%s\",\"reference\":{\"tool\":\"%s\",\"n\":%d,\"median\":%.3f,\"min\":%s,\"max\":%s,\"values\":%s},\"ours\":{\"tool\":\"%s\",\"n\":%d,\"median\":%.3f,\"min\":%s,\"max\":%s,\"values\":%s},\"ratio\":%.4f,\"target\":%s,\"target_met\":%s}", (i > 1 ? "," : ""), m, unit[m], rtool[m], rn[m], rmed, rn[m] ? mn(a, rn[m]) : "null", rn[m] ? mx(a, rn[m]) : "null", list(a, rn[m]), stool[m], sn[m], smed, sn[m] ? mn(b, sn[m]) : "null", sn[m] ? mx(b, sn[m]) : "null", list(b, sn[m]), ratio, (t == "" ? "null" : "\"" t "\""), (r == "" ? "null" : (r == "met" ? "true" : "false")) > json
     }
     printf "]}\n" > json

@@ -13,7 +13,7 @@ CACHE_DIR=${SCIF_CACHE_DIR:-$REPO/.cache/kernel}
 
 PACKAGES=(build-essential cmake pkg-config rdma-core libibverbs-dev
     librdmacm-dev ibverbs-utils rdmacm-utils perftest libcmocka-dev
-    libxen-dev qemu-system-x86 busybox-static kmod cpio iproute2
+    libxen-dev libfuse3-dev qemu-system-x86 busybox-static kmod cpio iproute2
     clang-14 libclang-rt-14-dev)
 
 log() { printf 'setup: %s\n' "$*"; }

@@ -33,13 +33,32 @@ void shm_query(struct scif_ep *ep, struct scif_prov_attr *attr)
 	attr->caps = SCIF_PROV_ORDERED_RMA | SCIF_PROV_CHEAP_REG;
 }
 
+/* Whether cross-memory attach reaches the page at va: not in mappings of
+ * raw page frames (VM_PFNMAP), as DRM drivers map their dma-bufs. */
+static bool cma_reaches(void *va)
+{
+	char c;
+	struct iovec l = { &c, 1 }, r = { va, 1 };
+
+	if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) == 1)
+		return true;
+	scif_info("cross-memory attach cannot reach the dma-buf's mapping "
+		  "(%m): not registered");
+	return false;
+}
+
 int shm_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 	       struct scif_mr *mr)
 {
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t start = (uintptr_t)mem->va & ~(page - 1);
 
-	if (mem->kind != SCIF_MEM_VA)
+	/* a dma-buf through the core's mapping of it (cross-memory attach
+	 * and the CPU need it in this process) */
+	if (mem->kind != SCIF_MEM_VA &&
+	    (mem->kind != SCIF_MEM_DMABUF || !mem->va))
+		return -EOPNOTSUPP;
+	if (mem->kind == SCIF_MEM_DMABUF && !cma_reaches(mem->va))
 		return -EOPNOTSUPP;
 	/* Nothing to pin, but say -EFAULT now for a range that is not mapped
 	 * (MS_ASYNC writes nothing back: it only walks the mappings). */

@@ -45,7 +45,10 @@ int tcp_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t start = (uintptr_t)mem->va & ~(page - 1);
 
-	if (mem->kind != SCIF_MEM_VA)
+	/* a dma-buf through the core's mapping of it (cross-memory attach
+	 * and the CPU need it in this process) */
+	if (mem->kind != SCIF_MEM_VA &&
+	    (mem->kind != SCIF_MEM_DMABUF || !mem->va))
 		return -EOPNOTSUPP;
 	/* -EFAULT now for a range that is not mapped */
 	if (mem->len &&

@@ -69,6 +69,41 @@ static int access_flags(unsigned acc)
 	return access;
 }
 
+/* ret: verbs_errno() of the failed registration */
+static int mr_reg_errno(int ret)
+{
+	return ret == -EFAULT || ret == -EACCES ? -EFAULT :
+	       ret == -ENOMEM			 ? -ENOMEM :
+						   -EAGAIN;
+}
+
+/* A dma-buf: registered as such where the device can (the iova is the
+ * core's mapping, so that local addresses stay mr->va + offset), else
+ * through that mapping; -EOPNOTSUPP when neither works. */
+static int mr_reg_dmabuf(struct ibv_pd *pd, const struct scif_mem *mem,
+			 int access, struct ibv_mr **m)
+{
+	int ret;
+
+	*m = ibv_reg_dmabuf_mr(pd, mem->fd_off, mem->len,
+			       (uint64_t)(uintptr_t)mem->va, mem->fd, access);
+	if (*m)
+		return 0;
+	scif_info("ibv_reg_dmabuf_mr of %zu bytes of fd %d: %m%s", mem->len,
+		  mem->fd, mem->va ? " (registering its mapping)" : "");
+	if (!mem->va)
+		return -EOPNOTSUPP;
+	*m = ibv_reg_mr(pd, mem->va, mem->len, access);
+	if (*m)
+		return 0;
+	ret = verbs_errno(-ENOMEM);
+	scif_info("ibv_reg_mr of the dma-buf mapping at %p: %m", mem->va);
+	/* EFAULT: pages the device cannot pin (a DRM driver's VM_PFNMAP
+	 * mapping) -- neither path works here */
+	ret = mr_reg_errno(ret);
+	return ret == -EFAULT ? -EOPNOTSUPP : ret;
+}
+
 int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 		 struct scif_mr *mr)
 {
@@ -77,8 +112,8 @@ int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 	struct ibv_mr *m;
 	int ret;
 
-	if (mem->kind != SCIF_MEM_VA)
-		return -EOPNOTSUPP; /* DMABUF: ibv_reg_dmabuf_mr, later */
+	if (mem->kind != SCIF_MEM_VA && mem->kind != SCIF_MEM_DMABUF)
+		return -EOPNOTSUPP;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -102,17 +137,24 @@ int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
 	    !(mr->access & (SCIF_ACC_REMOTE_READ | SCIF_ACC_REMOTE_WRITE)) &&
 	    !mr_from_cache(r, mem, mr))
 		return 0;
-	m = ibv_reg_mr(r->pd->pd, mem->va, mem->len, access_flags(mr->access));
+	if (mem->kind == SCIF_MEM_DMABUF) {
+		ret = mr_reg_dmabuf(r->pd->pd, mem, access_flags(mr->access),
+				    &m);
+	} else {
+		m = ibv_reg_mr(r->pd->pd, mem->va, mem->len,
+			       access_flags(mr->access));
+		if (!m) {
+			ret = verbs_errno(-ENOMEM);
+			scif_info("ibv_reg_mr of %zu bytes at %p: %m",
+				  mem->len, mem->va);
+			ret = mr_reg_errno(ret);
+		}
+	}
 	if (!m) {
-		ret = verbs_errno(-ENOMEM);
-		scif_info("ibv_reg_mr of %zu bytes at %p: %m", mem->len,
-			  mem->va);
 		verbs_pd_put(r->pd);
 		free(r);
 		mr->priv = NULL;
-		return ret == -EFAULT || ret == -EACCES ? -EFAULT :
-		       ret == -ENOMEM			 ? -ENOMEM :
-							   -EAGAIN;
+		return ret;
 	}
 	mr->handle = m;
 	return 0;

@@ -4,8 +4,9 @@
 # COMMAND on every node concurrently.
 #
 # Usage: test/cluster/cluster.sh [--nodes N] [--timeout SEC] [--mem MB] [--cpus N]
-#                                [--grace SEC] [--logdir DIR] -- COMMAND [ARGS...]
+#                                [--grace SEC] [--logdir DIR] [--vgem] -- COMMAND [ARGS...]
 #   --cpus: vCPUs per VM (default 1; each is a host thread under TCG).
+#   --vgem: load the vgem DRM driver (real dma-bufs, /dev/dri/card0).
 #   One COMMAND word is run as a shell line (bash -c, so 'a & b; c' works);
 #   several words are exec'd as an argv with their quoting kept.
 #   Exit status: 0 only if COMMAND exited 0 on every node; otherwise the first
@@ -18,8 +19,8 @@ SELF=$(readlink -f "${BASH_SOURCE[0]}")
 REPO=$(cd "$(dirname "$SELF")/../.." && pwd)
 CACHE_DIR=${SCIF_CACHE_DIR:-$REPO/.cache/kernel}
 
-NODES=1 TIMEOUT=600 MEM=1024 CPUS=1 GRACE=30 LOGDIR=""
-usage() { sed -n '5,12s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
+NODES=1 TIMEOUT=600 MEM=1024 CPUS=1 GRACE=30 LOGDIR="" VGEM=0
+usage() { sed -n '5,13s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
     --nodes) NODES=$2; shift 2 ;;
@@ -28,6 +29,7 @@ while [ $# -gt 0 ]; do
     --cpus) CPUS=$2; shift 2 ;;
     --grace) GRACE=$2; shift 2 ;;
     --logdir) LOGDIR=$2; shift 2 ;;
+    --vgem) VGEM=1; shift ;;
     --) shift; break ;;
     -h | --help) usage ;;
     *) echo "cluster: unknown option $1" >&2; usage ;;
@@ -76,7 +78,11 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 say() { echo "cluster-init: $*"; }
-while read -r m; do insmod "/lib/modules/$m" || say "insmod $m failed"; done </modules.list
+# The modules after the "--optional" line only when asked (cluster.vgem=1).
+while read -r m; do
+    if [ "$m" = --optional ]; then grep -q cluster.vgem=1 /proc/cmdline || break; continue; fi
+    insmod "/lib/modules/$m" || say "insmod $m failed"
+done </modules.list
 N=0 NN=1
 for a in $(cat /proc/cmdline); do
     case $a in cluster.node=*) N=${a#*=} ;; cluster.nodes=*) NN=${a#*=} ;; esac
@@ -157,7 +163,8 @@ finish $?
 INIT
 
 # --- initramfs (cached per kernel version + this script's hash) -----------
-WANT_MODS="crc32_generic virtio_pci virtio_net 9pnet_virtio 9p veth ib_uverbs rdma_rxe rdma_ucm"
+WANT_MODS="crc32_generic virtio_pci virtio_net 9pnet_virtio 9p veth ib_uverbs rdma_rxe rdma_ucm cuse"
+OPT_MODS="vgem" # loaded with --vgem only
 HASH=$(sha256sum "$SELF" | cut -c1-16)
 INITRD=$CACHE_DIR/initramfs-$KVER-$HASH.cpio.gz
 build_initramfs() {
@@ -181,12 +188,18 @@ build_initramfs() {
         fi
         add_mod "$(dep_of "$m" | cut -d' ' -f1)"
     done
+    local nwant=${#order[@]} i=0
+    for m in $OPT_MODS; do # a kernel without one: --vgem runs find no device
+        [ -n "$(dep_of "$m")" ] || { log "optional module $m not in modules.dep"; continue; }
+        add_mod "$(dep_of "$m" | cut -d' ' -f1)"
+    done
     mkdir -p "$d/bin" "$d/lib/modules"
     cp "$BUSYBOX" "$d/bin/busybox"
     printf '%s\n' "$GUEST_INIT" >"$d/init"
     chmod 755 "$d/init"
     : >"$d/modules.list"
     for m in "${order[@]}"; do
+        [ $((i++)) -eq "$nwant" ] && echo --optional >>"$d/modules.list"
         local b; b=$(basename "$m")
         case $b in # busybox insmod wants plain .ko
         *.ko.xz) xz -dc "$MODDIR/$m" >"$d/lib/modules/${b%.xz}"; b=${b%.xz} ;;
@@ -295,7 +308,7 @@ start_node() {
         -smp "$CPUS" -m "$MEM" -nographic -monitor none -no-reboot \
         -serial "file:$RUN/console$i.log" \
         -kernel "$VMLINUZ" -initrd "$INITRD" \
-        -append "console=ttyS0 quiet panic=-1 cluster.node=$i cluster.nodes=$NODES" \
+        -append "console=ttyS0 quiet panic=-1 cluster.node=$i cluster.nodes=$NODES cluster.vgem=$VGEM" \
         -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$SHARE,mount_tag=results,security_model=none" \
         "${net[@]}" </dev/null >"$RUN/qemu$i.log" 2>&1 &

@@ -66,7 +66,7 @@ static void reg(struct scif_ep *ep, void *va, uint64_t len, uint64_t off,
 	off_t po;
 
 	FZ_CHECK(!scif__register(ep, &mem, (off_t)off, prot, SCIF_MAP_FIXED,
-				 NULL, &po));
+				 NULL, NULL, &po));
 }
 
 /* [ep locked] The peer's window, announced as the peer's provider does. */

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * scif_mmap internals shared by mmap.c (the calls, the mapping list) and
+ * mmap_fault.c (the fault thread of a mapping).  docs/mmap.md describes the
+ * mechanism and the coherence it gives.
+ */
+#ifndef SCIF_MMAP_INT_H
+#define SCIF_MMAP_INT_H
+
+#include "scif_priv.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Page states; only the fault thread reads or changes them. */
+enum {
+	PG_ABSENT = 0, /* not present: the next access faults to the thread */
+	PG_CLEAN,      /* fetched, write-protected (writable mappings) */
+	PG_DIRTY,      /* written since fetched: twin holds the fetched bytes */
+	PG_DEAD,       /* poisoned: an empty file mapping (SIGBUS) */
+	PG_GONE,       /* no longer this mapping's (unmapped or replaced) */
+};
+
+/* Requests to the fault thread (one at a time: maps_op_lock). */
+enum map_req {
+	REQ_NONE = 0,
+	REQ_FLUSH,  /* write back the dirty pages of [lo, hi) */
+	REQ_FORGET, /* the same, then the pages are not ours (GONE) */
+	REQ_STOP,   /* write back everything and end */
+};
+
+#define MAP_NOTICES 8
+
+struct scif_map {
+	struct scif_map *next; /* lib->maps [lib->maps_lock] */
+	struct scif_lib *lib;
+	struct scif_ep *ep;    /* a reference held */
+	char *base;
+	size_t len, npages, pg;
+	uint64_t off; /* the peer's offset of base */
+	int prot;     /* SCIF_PROT_* */
+	bool readable; /* the peer's windows allow reading */
+	int uffd, evfd, gonefd;
+	int memfd;    /* the pages: shared by the mapping and the alias */
+	char *alias;  /* the thread's view of them (not watched), registered:
+		       * every transfer goes to or from it */
+	pthread_t thread;
+
+	pthread_mutex_t lock; /* the request and notice fields */
+	pthread_cond_t cond;
+	enum map_req req;
+	size_t req_lo, req_hi; /* pages */
+	bool req_unmap;	       /* FORGET: munmap the range too */
+	bool req_done;
+	size_t req_left; /* nleft when the request was done */
+	/* windows the peer unregistered, for the thread to poison */
+	struct {
+		uint64_t off, len;
+	} notice[MAP_NOTICES];
+	int nnotice;
+	bool notice_all; /* overflow: check every page */
+
+	/* the fault thread's own */
+	uint8_t *state;
+	uint32_t *epoch; /* tick at which a CLEAN page was fetched */
+	uint32_t tick;
+	size_t nlive; /* CLEAN + DIRTY */
+	size_t nleft; /* not GONE */
+	char *twin;   /* writable mappings: the fetched bytes of DIRTY pages */
+	struct scif_mr alias_mr;
+	bool alias_reg;
+	bool continue_wp; /* UFFDIO_CONTINUE_MODE_WP works (Linux >= 6.5) */
+	size_t prefetch;  /* pages fetched at most per fault */
+	size_t seq_next, batch; /* sequential prefetch */
+	bool ahead;		/* fetch the next batch before it is touched */
+	long long next_tick_ns;
+};
+
+/* mmap_fault.c */
+void *scif__map_thread(void *arg);
+/* The pages of [lo, hi) of the mapping, as a byte range. */
+static inline char *map_page(const struct scif_map *m, size_t p)
+{
+	return m->base + p * m->pg;
+}
+
+#endif

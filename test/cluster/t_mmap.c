@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * t_mmap: scif_mmap / scif_munmap, every byte checked.
+ *
+ *   t_mmap server PORT
+ *   t_mmap client NODE PORT
+ *
+ * Both register a window W; the server also a read-only page R and a window
+ * X that it unregisters while the client has it mapped.  The client drives;
+ * the server obeys commands on the byte stream.
+ * 1) every errno of the contract (ENOMEM under RLIMIT_AS);
+ * 2) the tutorial pattern both ways, ROUNDS times: each side writes a message
+ *    and then a flag through its mapping of the other's W, the other spins
+ *    on the flag with volatile loads in its own W and checks the message;
+ * 3) the server's stores into its W, and the client's scif_writeto into it,
+ *    become visible through the client's mapping within the bound
+ *    (SCIF_MMAP_COHERENCE_US, plus slack for a loaded machine);
+ * 4) SCIF_MAP_FIXED over an existing mapping (its writes reach the peer
+ *    first), partial unmaps (an unmapped page raises SIGSEGV, the rest keeps
+ *    working), several mappings of one window (a fence makes a write through
+ *    one visible through the other), a read-only mapping (a write raises
+ *    SIGSEGV), and the fault threads end when their pages are gone;
+ * 5) the server unregisters X while it is mapped: its unregister returns,
+ *    the client's access raises SIGBUS;
+ * 6) a peer killed while mapped (a forked child of the client): SIGBUS;
+ * 7) scif_close unmaps; ECONNRESET once the server has closed.
+ */
+#include "tc.h"
+
+#include <dirent.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#define PG 4096ul
+#define WOFF 0x10000000ull
+#define WLEN (64 * PG)
+#define ROFF 0x20000000ull
+#define XOFF 0x30000000ull
+#define XLEN (4 * PG)
+#define VOFF 0x40000000ull
+#define ROUNDS 1000
+#define MSG_OFF 0	   /* the tutorial's message: up to 2 pages */
+#define MSG_MAX (2 * PG - 64)
+#define FLAG_OFF (2 * PG) /* its flag, on the page after */
+#define SPIN_S 10.0
+
+enum { C_TUTORIAL = 1, C_FILL, C_VERIFY, C_UNREG_X, C_RECV, C_SEND, C_QUIT };
+
+struct cmd {
+	uint32_t op, pad;
+	uint64_t off, len, seed;
+};
+
+static scif_epd_t epd;
+static uint8_t *win; /* our W */
+/* bound_s: SCIF_MMAP_COHERENCE_US plus slack for a loaded machine (the
+ * chain of threads that refresh a page each wait for a CPU); settle_s: a
+ * few ticks */
+static double bound_s, settle_s;
+
+static void *pages(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	TC_CHECK(p != MAP_FAILED, "mmap");
+	return p;
+}
+
+static void reg(void *p, size_t len, uint64_t off, int prot)
+{
+	TC_CHECK(scif_register(epd, p, len, (off_t)off, prot, SCIF_MAP_FIXED) ==
+			 (off_t)off,
+		 "register 0x%llx", (unsigned long long)off);
+}
+
+static void *map(void *addr, size_t len, int prot, int flags, uint64_t off)
+{
+	void *p = scif_mmap(addr, len, prot, flags, epd, (off_t)off);
+
+	TC_CHECK(p != SCIF_MMAP_FAILED, "scif_mmap 0x%llx+%zu",
+		 (unsigned long long)off, len);
+	return p;
+}
+
+static void cmd(uint32_t op, uint64_t off, uint64_t len, uint64_t seed)
+{
+	struct cmd c = { .op = op, .off = off, .len = len, .seed = seed };
+	uint32_t ok;
+
+	tc_send_all(epd, &c, sizeof(c));
+	tc_recv_all(epd, &ok, sizeof(ok));
+	TC_CHECK(ok == 1, "server failed command %u at 0x%llx", op,
+		 (unsigned long long)off);
+}
+
+/* ---- signals: which one an access raised (0: none) ---- */
+
+static sigjmp_buf jb;
+static volatile sig_atomic_t got;
+
+static void on_sig(int s)
+{
+	got = s;
+	siglongjmp(jb, 1);
+}
+
+static int touch(volatile uint8_t *p, int write)
+{
+	struct sigaction sa = { .sa_handler = on_sig };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	got = 0;
+	if (!sigsetjmp(jb, 1)) {
+		if (write)
+			*p = 0x5a;
+		else
+			(void)*p;
+	}
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGBUS, SIG_DFL);
+	return got;
+}
+
+static int threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+
+	TC_CHECK(d, "opendir");
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 2;
+}
+
+/* Wait until [p, p+len) shows pattern seed (from position pos); seconds. */
+static double wait_pattern(const volatile uint8_t *p, size_t len,
+			   uint64_t seed, uint64_t pos, double limit)
+{
+	double t0 = tc_now();
+	size_t i;
+
+	for (;;) {
+		for (i = 0; i < len && p[i] == tc_pat(seed, pos + i); i++)
+			;
+		if (i == len)
+			return tc_now() - t0;
+		TC_CHECK(tc_now() - t0 < limit,
+			 "byte %zu not there after %.3f s: 0x%02x != 0x%02x", i,
+			 limit, p[i], tc_pat(seed, pos + i));
+		sched_yield();
+	}
+}
+
+/* ---- the tutorial pattern ---- */
+
+static size_t msg_len(int round, int side)
+{
+	return 1 + ((size_t)round * 2654435761u + (size_t)side * 977) % MSG_MAX;
+}
+
+/* Write message `round` and then its flag through the mapping `peer`. */
+static void tut_send(uint8_t *peer, int round, int side)
+{
+	size_t n = msg_len(round, side);
+
+	tc_fill(peer + MSG_OFF, n, (uint64_t)round * 2 + side, 0);
+	*(volatile uint64_t *)(peer + FLAG_OFF) = (uint64_t)round + 1;
+}
+
+/* Spin on our own flag, then check the message in our own memory. */
+static void tut_recv(int round, int side)
+{
+	volatile uint64_t *flag = (volatile uint64_t *)(win + FLAG_OFF);
+	size_t n = msg_len(round, side);
+	double t0 = tc_now();
+	long bad;
+
+	/* yielding: the peer's threads that move the data may need this core */
+	while (*flag != (uint64_t)round + 1) {
+		TC_CHECK(tc_now() - t0 < SPIN_S, "round %d: flag %llu", round,
+			 (unsigned long long)*flag);
+		sched_yield();
+	}
+	bad = tc_verify(win + MSG_OFF, n, (uint64_t)round * 2 + side, 0);
+	TC_CHECK(bad < 0, "round %d: message byte %ld of %zu wrong", round,
+		 bad, n);
+}
+
+static void tutorial(int server)
+{
+	uint8_t *peer = map(NULL, WLEN, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+			    WOFF);
+	double t0 = tc_now();
+	int i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		if (server) {
+			tut_recv(i, 0);
+			tut_send(peer, i, 1);
+		} else {
+			tut_send(peer, i, 0);
+			tut_recv(i, 1);
+		}
+	}
+	if (!server)
+		printf("tutorial: %d round trips in %.3f s\n", ROUNDS,
+		       tc_now() - t0);
+	TC_CHECK(scif_munmap(peer, WLEN) == 0, "munmap");
+}
+
+/* ---- server ---- */
+
+static void server(uint16_t port)
+{
+	scif_epd_t l = tc_listen(port, 1);
+	struct scif_portID peer;
+	uint8_t *ro = pages(PG), *x = pages(XLEN);
+	struct cmd c;
+	uint32_t ok;
+
+	TC_CHECK(scif_accept(l, &peer, &epd, SCIF_ACCEPT_SYNC) == 0, "accept");
+	reg(win, WLEN, WOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	tc_fill(ro, PG, 77, 0);
+	reg(ro, PG, ROFF, SCIF_PROT_READ);
+	tc_fill(x, XLEN, 88, 0);
+	reg(x, XLEN, XOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	for (;;) {
+		tc_recv_all(epd, &c, sizeof(c));
+		ok = 1;
+		if (c.op == C_QUIT) {
+			tc_send_all(epd, &ok, sizeof(ok));
+			break;
+		}
+		if (c.op == C_TUTORIAL) {
+			tc_send_all(epd, &ok, sizeof(ok));
+			tutorial(1);
+			continue;
+		}
+		if (c.op == C_FILL)
+			tc_fill(win + c.off, c.len, c.seed, 0);
+		else if (c.op == C_VERIFY)
+			ok = tc_verify(win + c.off, c.len, c.seed, 0) < 0;
+		else if (c.op == C_UNREG_X)
+			ok = scif_unregister(epd, XOFF, XLEN) == 0;
+		else if (c.op == C_RECV) { /* c.len bytes of pattern c.seed */
+			uint8_t *b = pages(c.len);
+
+			tc_recv_all(epd, b, (int)c.len);
+			ok = tc_verify(b, c.len, c.seed, 0) < 0;
+			munmap(b, c.len);
+		} else if (c.op == C_SEND) {
+			uint8_t *b = pages(c.len);
+
+			tc_fill(b, c.len, c.seed, 0);
+			tc_send_all(epd, b, (int)c.len);
+			munmap(b, c.len);
+		}
+		if (!ok)
+			fprintf(stderr, "server: command %u failed\n", c.op);
+		tc_send_all(epd, &ok, sizeof(ok));
+	}
+	TC_CHECK(scif_close(epd) == 0, "close");
+	scif_close(l);
+}
+
+/* ---- client ---- */
+
+/* ENODEV: scif_munmap in a process whose library cannot initialise (a
+ * provider list naming no provider), run as "t_mmap enodev". */
+static void enodev_child(void)
+{
+	uint8_t *p = pages(PG);
+
+	TC_ERRNO(scif_munmap(p, PG), ENODEV);
+}
+
+static void enodev(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	TC_CHECK(pid >= 0, "fork");
+	if (!pid) {
+		setenv("SCIF_PROVIDER", "no-such-provider", 1);
+		execl("/proc/self/exe", "t_mmap", "enodev", (char *)NULL);
+		_exit(127);
+	}
+	TC_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+			 WEXITSTATUS(st) == 0,
+		 "scif_munmap without a library: status 0x%x", st);
+}
+
+static void errnos(void)
+{
+	scif_epd_t un = scif_open();
+	struct rlimit old, lim;
+	int fd = dup(2);
+
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 0, -1, WOFF), EBADF);
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 0, fd, WOFF), ENOTTY);
+	TC_ERRNO(scif_mmap(NULL, PG, 4, 0, epd, WOFF), EINVAL);
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 1, epd, WOFF), EINVAL);
+	TC_ERRNO(scif_mmap((void *)0x10001, PG, SCIF_PROT_READ, SCIF_MAP_FIXED,
+			   epd, WOFF),
+		 EINVAL);
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 0, epd, WOFF + 8), EINVAL);
+	TC_ERRNO(scif_mmap(NULL, 0, SCIF_PROT_READ, 0, epd, WOFF), EINVAL);
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 0, epd, -(off_t)PG),
+		 ENXIO);
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 0, epd, WOFF + WLEN),
+		 ENXIO);
+	TC_ERRNO(scif_mmap(NULL, 2 * PG, SCIF_PROT_READ, 0, epd,
+			   WOFF + WLEN - PG),
+		 ENXIO);
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0, epd,
+			   ROFF),
+		 EACCES);
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 0, un, WOFF), ENOTCONN);
+	TC_ERRNO(scif_munmap((void *)0x10001, PG), EINVAL);
+	TC_ERRNO(scif_munmap(win, 0), EINVAL);
+	/* ENOMEM: no address space left for the mapping */
+	TC_CHECK(getrlimit(RLIMIT_AS, &old) == 0, "getrlimit");
+	lim = old;
+	lim.rlim_cur = 0;
+	TC_CHECK(setrlimit(RLIMIT_AS, &lim) == 0, "setrlimit");
+	errno = 0;
+	{
+		void *p = scif_mmap(NULL, WLEN, SCIF_PROT_READ, 0, epd, WOFF);
+		int e = errno;
+
+		TC_CHECK(setrlimit(RLIMIT_AS, &old) == 0, "setrlimit back");
+		errno = e;
+		TC_CHECK(p == SCIF_MMAP_FAILED && e == ENOMEM,
+			 "scif_mmap under RLIMIT_AS: %p", p);
+	}
+	scif_close(un);
+	close(fd);
+	enodev();
+}
+
+/* 3) the peer's stores, and our own scif_writeto, through the mapping */
+static void visibility(void)
+{
+	uint8_t *m = map(NULL, WLEN, SCIF_PROT_READ, 0, WOFF), *buf = pages(PG);
+	double worst = 0, t;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		uint64_t off = (uint64_t)(i % 8) * PG + 3 * PG;
+
+		cmd(C_FILL, off, PG, 1000 + i);
+		t = wait_pattern(m + off, PG, 1000 + i, 0, bound_s);
+		worst = t > worst ? t : worst;
+	}
+	for (i = 0; i < 20; i++) {
+		uint64_t off = (uint64_t)(i % 8) * PG + 12 * PG;
+
+		(void)*(volatile uint8_t *)(m + off); /* fetched before */
+		tc_fill(buf, PG, 2000 + i, 0);
+		TC_CHECK(scif_vwriteto(epd, buf, PG, (off_t)(WOFF + off),
+				       SCIF_RMA_SYNC) == 0,
+			 "vwriteto");
+		t = wait_pattern(m + off, PG, 2000 + i, 0, bound_s);
+		worst = t > worst ? t : worst;
+	}
+	printf("visibility: worst %.3f ms (bound %.3f ms with slack)\n",
+	       worst * 1e3, bound_s * 1e3);
+	TC_CHECK(scif_munmap(m, WLEN) == 0, "munmap");
+	munmap(buf, PG);
+}
+
+/* SCIF calls on the endpoint with buffers inside its own mapping: a page
+ * fault there must not wait for a lock the call holds. */
+static void calls_on_mapping(void)
+{
+	uint8_t *m = map(NULL, 16 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+			 WOFF + 40 * PG);
+	int fence;
+
+	cmd(C_FILL, 40 * PG, 16 * PG, 41);
+	usleep((useconds_t)(settle_s * 1e6)); /* no page fetched before */
+	/* send from absent pages: the server checks what arrives */
+	{
+		struct cmd c = { .op = C_RECV, .len = 2 * PG, .seed = 41 };
+		uint32_t ok;
+
+		tc_send_all(epd, &c, sizeof(c));
+		tc_send_all(epd, m, 2 * PG);
+		tc_recv_all(epd, &ok, sizeof(ok));
+		TC_CHECK(ok == 1, "send from the mapping");
+	}
+	/* recv into it, then a fence writes it back */
+	{
+		struct cmd c = { .op = C_SEND, .len = 2 * PG, .seed = 42 };
+		uint32_t ok;
+
+		tc_send_all(epd, &c, sizeof(c));
+		tc_recv_all(epd, m + 4 * PG, 2 * PG);
+		tc_recv_all(epd, &ok, sizeof(ok));
+		TC_CHECK(tc_verify(m + 4 * PG, 2 * PG, 42, 0) < 0, "recv");
+	}
+	/* scif_vwriteto from it, scif_vreadfrom into it */
+	TC_CHECK(scif_vwriteto(epd, m, 2 * PG, (off_t)(WOFF + 60 * PG), 0) == 0,
+		 "vwriteto from the mapping");
+	TC_CHECK(scif_vreadfrom(epd, m + 10 * PG, PG, (off_t)(WOFF + 40 * PG),
+				SCIF_RMA_SYNC) == 0,
+		 "vreadfrom into the mapping");
+	TC_CHECK(tc_verify(m + 10 * PG, PG, 41, 0) < 0, "vreadfrom");
+	TC_CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &fence) == 0 &&
+			 scif_fence_wait(epd, fence) == 0,
+		 "fence");
+	cmd(C_VERIFY, 44 * PG, 2 * PG, 42);
+	cmd(C_VERIFY, 60 * PG, 2 * PG, 41);
+	TC_CHECK(scif_munmap(m, 16 * PG) == 0, "munmap");
+}
+
+/* 4) SCIF_MAP_FIXED, partial unmaps, several mappings, read-only */
+static void shapes(void)
+{
+	int base_threads = threads(), fence;
+	double t0;
+	uint8_t *a = map(NULL, 8 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+			 WOFF + 20 * PG),
+		*b, *c;
+
+	/* FIXED over pages 2-3 of a, after writing page 2 through a */
+	cmd(C_FILL, 20 * PG, 8 * PG, 31);
+	tc_fill(a + 2 * PG, PG, 32, 0);
+	b = map(a + 2 * PG, 2 * PG, SCIF_PROT_READ, SCIF_MAP_FIXED,
+		WOFF + 40 * PG);
+	TC_CHECK(b == a + 2 * PG, "FIXED at %p gave %p", a + 2 * PG, b);
+	cmd(C_VERIFY, 22 * PG, PG, 32); /* written back before replaced */
+	cmd(C_FILL, 40 * PG, 2 * PG, 33);
+	wait_pattern(b, 2 * PG, 33, 0, bound_s);
+	TC_CHECK(tc_verify(a, PG, 31, 0) < 0, "page 0 of a");
+	TC_CHECK(tc_verify(a + 4 * PG, 4 * PG, 31, 4 * PG) < 0, "a pages 4-7");
+	TC_CHECK(touch(b, 1) == SIGSEGV, "write to the read-only mapping");
+	/* partial unmaps: page 5 of a, then b */
+	TC_CHECK(scif_munmap(a + 5 * PG, PG) == 0, "munmap page 5");
+	TC_CHECK(touch(a + 5 * PG, 0) == SIGSEGV, "unmapped page");
+	TC_CHECK(scif_munmap(b, 2 * PG) == 0, "munmap b");
+	tc_fill(a + 7 * PG, PG, 34, 0);
+	TC_CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &fence) == 0 &&
+			 scif_fence_wait(epd, fence) == 0,
+		 "fence");
+	cmd(C_VERIFY, 27 * PG, PG, 34); /* the fence wrote it back */
+	/* two mappings of one window */
+	c = map(NULL, 8 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+		WOFF + 20 * PG);
+	TC_CHECK(tc_verify(c + 7 * PG, PG, 34, 0) < 0, "second mapping");
+	tc_fill(c + 6 * PG, PG, 35, 0);
+	wait_pattern(a + 6 * PG, PG, 35, 0, 2 * bound_s);
+	TC_CHECK(scif_munmap(a, 5 * PG) == 0 &&
+			 scif_munmap(a + 6 * PG, 2 * PG) == 0,
+		 "munmap the rest of a");
+	TC_CHECK(scif_munmap(c, 8 * PG) == 0, "munmap c");
+	for (t0 = tc_now(); threads() > base_threads;)
+		TC_CHECK(tc_now() - t0 < 2, "fault threads left: %d, %d before",
+			 threads(), base_threads);
+}
+
+/* The application's own munmap, mmap(MAP_FIXED) and madvise on a mapping:
+ * the library must not drop pages that are no longer its own, nor hang on
+ * a page dropped under it. */
+static void app_calls(void)
+{
+	uint8_t *m = map(NULL, 4 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+			 WOFF + 40 * PG),
+		*r;
+
+	cmd(C_FILL, 40 * PG, 4 * PG, 51);
+	usleep((useconds_t)(settle_s * 1e6));
+	TC_CHECK(tc_verify(m, 4 * PG, 51, 0) < 0, "content");
+	/* page 3: dirtied, dropped by the application, still ours */
+	tc_fill(m + 3 * PG, PG, 52, 0);
+	TC_CHECK(madvise(m + 3 * PG, PG, MADV_DONTNEED) == 0, "madvise");
+	TC_CHECK(tc_verify(m + 3 * PG, PG, 52, 0) < 0, "after MADV_DONTNEED");
+	/* pages 0-1: replaced by plain memory of the application's */
+	r = mmap(m, 2 * PG, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	TC_CHECK(r == m, "mmap MAP_FIXED over the mapping");
+	tc_fill(r, 2 * PG, 53, 0);
+	usleep((useconds_t)(settle_s * 1e6)); /* several ticks */
+	TC_CHECK(tc_verify(r, 2 * PG, 53, 0) < 0,
+		 "the library dropped memory no longer its own");
+	munmap(r, 2 * PG);
+	TC_CHECK(scif_munmap(m + 2 * PG, 2 * PG) == 0, "munmap the rest");
+	cmd(C_VERIFY, 43 * PG, PG, 52); /* page 3 was written back */
+}
+
+/* 5) the server unregisters X while we have it mapped */
+static void unregister_mapped(void)
+{
+	uint8_t *x = map(NULL, XLEN, SCIF_PROT_READ | SCIF_PROT_WRITE, 0, XOFF);
+	double t0;
+
+	TC_CHECK(tc_verify(x, XLEN, 88, 0) < 0, "X content");
+	tc_fill(x + PG, 64, 89, 0); /* dirty: dropped with the window */
+	t0 = tc_now();
+	cmd(C_UNREG_X, 0, 0, 0);
+	TC_CHECK(tc_now() - t0 < 5, "unregister took %.1f s", tc_now() - t0);
+	t0 = tc_now();
+	while (touch(x, 0) != SIGBUS)
+		TC_CHECK(tc_now() - t0 < 10, "no SIGBUS after unregister");
+	TC_CHECK(touch(x + 3 * PG, 1) == SIGBUS, "write after unregister");
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 0, epd, XOFF), ENXIO);
+	TC_CHECK(scif_munmap(x, XLEN) == 0, "munmap X");
+}
+
+/* The peer killed in 6): a process of its own (exec'd, not only forked:
+ * a child forked from a threaded process may not allocate under ASan). */
+static void victim(uint16_t port)
+{
+	scif_epd_t l = tc_listen(port, 1);
+	struct scif_portID peer;
+	uint8_t *v = pages(4 * PG), ready = 1;
+
+	TC_CHECK(scif_accept(l, &peer, &epd, SCIF_ACCEPT_SYNC) == 0, "accept");
+	tc_fill(v, 4 * PG, 99, 0);
+	reg(v, 4 * PG, VOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	tc_send_all(epd, &ready, 1);
+	pause();
+}
+
+/* 6) a peer killed while mapped */
+static void killed_peer(uint16_t port)
+{
+	uint16_t self = 0, nodes[16];
+	scif_epd_t saved = epd, k;
+	uint8_t *v, ready;
+	char arg[16];
+	pid_t pid;
+	double t0;
+	int st;
+
+	TC_CHECK(scif_get_nodeIDs(nodes, 16, &self) > 0, "get_nodeIDs");
+	snprintf(arg, sizeof(arg), "%u", port + 1u);
+	pid = fork();
+	TC_CHECK(pid >= 0, "fork");
+	if (!pid) {
+		execl("/proc/self/exe", "t_mmap", "victim", arg, (char *)NULL);
+		_exit(127);
+	}
+	k = tc_connect(self, (uint16_t)(port + 1), 10);
+	tc_recv_all(k, &ready, 1);
+	epd = k;
+	v = map(NULL, 4 * PG, SCIF_PROT_READ, 0, VOFF);
+	TC_CHECK(tc_verify(v, 4 * PG, 99, 0) < 0, "V content");
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	t0 = tc_now();
+	while (touch(v + PG, 0) != SIGBUS)
+		TC_CHECK(tc_now() - t0 < 30, "no SIGBUS after the peer died");
+	printf("killed peer: SIGBUS after %.3f s\n", tc_now() - t0);
+	TC_CHECK(scif_munmap(v, 4 * PG) == 0, "munmap V");
+	scif_close(k);
+	epd = saved;
+}
+
+static void client(uint16_t node, uint16_t port)
+{
+	uint8_t *m;
+
+	epd = tc_connect(node, port, 30);
+	reg(win, WLEN, WOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	cmd(C_FILL, 0, PG, 1); /* the server has registered its windows */
+	errnos();
+	cmd(C_TUTORIAL, 0, 0, 0);
+	tutorial(0);
+	visibility();
+	calls_on_mapping();
+	shapes();
+	app_calls();
+	unregister_mapped();
+	killed_peer(port);
+	/* 7) close unmaps; then ECONNRESET */
+	m = map(NULL, PG, SCIF_PROT_READ, 0, WOFF);
+	cmd(C_QUIT, 0, 0, 0);
+	/* the server closes: the stream ends, then ECONNRESET */
+	TC_CHECK(scif_recv(epd, &node, 1, SCIF_RECV_BLOCK) <= 0, "recv at end");
+	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 0, epd, WOFF), ECONNRESET);
+	TC_CHECK(scif_close(epd) == 0, "close");
+	TC_CHECK(touch(m, 0) == SIGSEGV, "mapping left after scif_close");
+	printf("t_mmap: all passed\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *b = getenv("SCIF_MMAP_COHERENCE_US");
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	bound_s = (b ? atof(b) : 1000) * 1e-6 + 2.0;
+	settle_s = (b ? atof(b) : 1000) * 1e-6 * 3 + 0.05;
+	win = pages(WLEN);
+	if (argc == 2 && !strcmp(argv[1], "enodev"))
+		enodev_child();
+	else if (argc == 3 && !strcmp(argv[1], "victim"))
+		victim((uint16_t)atoi(argv[2]));
+	else if (argc == 3 && !strcmp(argv[1], "server"))
+		server((uint16_t)atoi(argv[2]));
+	else if (argc == 4 && !strcmp(argv[1], "client"))
+		client((uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]));
+	else
+		TC_FAIL("usage: t_mmap server PORT | client NODE PORT");
+	return 0;
+}
