@@ -211,7 +211,10 @@ static void print_header(const struct opts *o, const char *side,
 		printf(" Signal wait     : sleep %ld us between looks (no spinning)\n",
 		       o->poll_ns / 1000);
 	else
-		printf(" Waits           : SCIF_SEND_BLOCK / SCIF_RECV_BLOCK (no spinning)\n");
+		printf(" Waits           : SCIF_SEND_BLOCK / SCIF_RECV_BLOCK (%s%s%s)\n",
+		       getenv("SCIF_SPIN_US") ? "spinning up to " : "no spinning",
+		       getenv("SCIF_SPIN_US") ? getenv("SCIF_SPIN_US") : "",
+		       getenv("SCIF_SPIN_US") ? " us first" : "");
 	printf("---------------------------------------------------------------------------------------\n");
 	printf(" #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    t_avg[usec]    t_stdev[usec]   99%% percentile[usec]   99.9%% percentile[usec]\n");
 	fflush(stdout);
