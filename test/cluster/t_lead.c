@@ -372,6 +372,7 @@ static int client(uint16_t node, uint16_t port)
 
 int main(int argc, char **argv)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0); /* the steps show even if killed */
 	alarm(240);
 	srand((unsigned)getpid());
 	if (argc == 3 && !strcmp(argv[1], "server"))
