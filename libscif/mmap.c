@@ -134,9 +134,11 @@ static int map_buffers(struct scif_map *m)
 	}
 	m->alias = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			m->memfd, 0);
+	if (m->alias == MAP_FAILED) /* no address space: allocate nothing */
+		return -ENOMEM;
 	m->state = calloc(m->npages, 1);
 	m->epoch = calloc(m->npages, sizeof(*m->epoch));
-	if (m->alias == MAP_FAILED || !m->state || !m->epoch)
+	if (!m->state || !m->epoch)
 		return -ENOMEM;
 	madvise(m->alias, m->len, MADV_DONTFORK);
 	if (m->prot & SCIF_PROT_WRITE) {
