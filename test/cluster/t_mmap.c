@@ -23,11 +23,15 @@
  * 5) the server unregisters X while it is mapped: its unregister returns,
  *    the client's access raises SIGBUS;
  * 6) a peer killed while mapped (a forked child of the client): SIGBUS;
- * 7) scif_close unmaps; ECONNRESET once the server has closed.
+ * 7) scif_close unmaps; ECONNRESET once the server has closed;
+ * 8) sequential reads of a large window (the batches read ahead): every
+ *    byte, then again after the server has rewritten it (pages read ahead
+ *    before that, mapped or not, are not shown after the bound).
  */
 #include "tc.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -42,13 +46,24 @@
 #define XOFF 0x30000000ull
 #define XLEN (4 * PG)
 #define VOFF 0x40000000ull
+#define SOFF 0x50000000ull
+#define SLEN (8ul << 20) /* past SCIF_MMAP_PREFETCH's default, twice */
 #define ROUNDS 1000
 #define MSG_OFF 0	   /* the tutorial's message: up to 2 pages */
 #define MSG_MAX (2 * PG - 64)
 #define FLAG_OFF (2 * PG) /* its flag, on the page after */
 #define SPIN_S 10.0
 
-enum { C_TUTORIAL = 1, C_FILL, C_VERIFY, C_UNREG_X, C_RECV, C_SEND, C_QUIT };
+enum {
+	C_TUTORIAL = 1,
+	C_FILL,
+	C_VERIFY,
+	C_UNREG_X,
+	C_RECV,
+	C_SEND,
+	C_FILL_S, /* fill S */
+	C_QUIT
+};
 
 struct cmd {
 	uint32_t op, pad;
@@ -222,7 +237,7 @@ static void server(uint16_t port)
 {
 	scif_epd_t l = tc_listen(port, 1);
 	struct scif_portID peer;
-	uint8_t *ro = pages(PG), *x = pages(XLEN);
+	uint8_t *ro = pages(PG), *x = pages(XLEN), *sq = pages(SLEN);
 	struct cmd c;
 	uint32_t ok;
 
@@ -232,6 +247,7 @@ static void server(uint16_t port)
 	reg(ro, PG, ROFF, SCIF_PROT_READ);
 	tc_fill(x, XLEN, 88, 0);
 	reg(x, XLEN, XOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	reg(sq, SLEN, SOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
 	for (;;) {
 		tc_recv_all(epd, &c, sizeof(c));
 		ok = 1;
@@ -246,6 +262,8 @@ static void server(uint16_t port)
 		}
 		if (c.op == C_FILL)
 			tc_fill(win + c.off, c.len, c.seed, 0);
+		else if (c.op == C_FILL_S)
+			tc_fill(sq, SLEN, c.seed, 0);
 		else if (c.op == C_VERIFY)
 			ok = tc_verify(win + c.off, c.len, c.seed, 0) < 0;
 		else if (c.op == C_UNREG_X)
@@ -346,6 +364,43 @@ static void errnos(void)
 	enodev();
 }
 
+/* The peer's stores to a page that another thread keeps writing (its
+ * first byte, without a pause: in every tick), seen within the bound all
+ * the same; seconds. */
+static volatile int writing;
+
+static void *writer(void *arg)
+{
+	volatile uint8_t *w = arg;
+	uint8_t n = 1;
+
+	while (writing)
+		w[0] = ++n ? n : ++n; /* never 0 */
+	return NULL;
+}
+
+static double written_page(void)
+{
+	uint8_t *w = map(NULL, PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+			 WOFF + 30 * PG);
+	pthread_t t;
+	double t0;
+
+	/* fetched, written, and being written before the peer's stores */
+	*(volatile uint8_t *)w = 0;
+	writing = 1;
+	TC_CHECK(pthread_create(&t, NULL, writer, w) == 0, "pthread_create");
+	while (!*(volatile uint8_t *)w)
+		sched_yield();
+	cmd(C_FILL, 30 * PG + 64, PG - 64, 3000);
+	t0 = wait_pattern(w + 64, PG - 64, 3000, 0, bound_s);
+	writing = 0;
+	pthread_join(t, NULL);
+	TC_CHECK(scif_munmap(w, PG) == 0, "munmap");
+	cmd(C_VERIFY, 30 * PG + 64, PG - 64, 3000); /* the peer's bytes stay */
+	return t0;
+}
+
 /* 3) the peer's stores, and our own scif_writeto, through the mapping */
 static void visibility(void)
 {
@@ -371,6 +426,8 @@ static void visibility(void)
 		t = wait_pattern(m + off, PG, 2000 + i, 0, bound_s);
 		worst = t > worst ? t : worst;
 	}
+	t = written_page();
+	worst = t > worst ? t : worst;
 	printf("visibility: worst %.3f ms (bound %.3f ms with slack)\n",
 	       worst * 1e3, bound_s * 1e3);
 	TC_CHECK(scif_munmap(m, WLEN) == 0, "munmap");
@@ -565,6 +622,33 @@ static void killed_peer(uint16_t port)
 	epd = saved;
 }
 
+/* 8) sequential reads: the first half, then (the server has rewritten S)
+ * the second half and the first again.  The batch read ahead past the
+ * first half, and its page left for the fault, were fetched before the
+ * rewrite: the bound has passed when they are read. */
+static void sequential(void)
+{
+	uint8_t *s = map(NULL, SLEN, SCIF_PROT_READ, 0, SOFF);
+	double t0;
+	long bad;
+
+	cmd(C_FILL_S, 0, 0, 61);
+	t0 = tc_now();
+	bad = tc_verify(s, SLEN / 2, 61, 0);
+	TC_CHECK(bad < 0, "first half: byte %ld", bad);
+	printf("sequential: %lu KiB in %.3f s\n", SLEN / 2 >> 10,
+	       tc_now() - t0);
+	/* the batch read ahead is in before the rewrite */
+	usleep((useconds_t)(settle_s * 1e6));
+	cmd(C_FILL_S, 0, 0, 62);
+	usleep((useconds_t)(settle_s * 1e6));
+	bad = tc_verify(s + SLEN / 2, SLEN / 2, 62, SLEN / 2);
+	TC_CHECK(bad < 0, "second half after the rewrite: byte %ld", bad);
+	bad = tc_verify(s, SLEN / 2, 62, 0);
+	TC_CHECK(bad < 0, "first half after the rewrite: byte %ld", bad);
+	TC_CHECK(scif_munmap(s, SLEN) == 0, "munmap S");
+}
+
 static void client(uint16_t node, uint16_t port)
 {
 	uint8_t *m;
@@ -581,6 +665,7 @@ static void client(uint16_t node, uint16_t port)
 	app_calls();
 	unregister_mapped();
 	killed_peer(port);
+	sequential();
 	/* 7) close unmaps; then ECONNRESET */
 	m = map(NULL, PG, SCIF_PROT_READ, 0, WOFF);
 	cmd(C_QUIT, 0, 0, 0);
