@@ -476,6 +476,37 @@ void scif__mmap_ep_close(struct scif_ep *ep)
 	pthread_mutex_unlock(&lib->maps_op_lock);
 }
 
+/* msync(MS_SYNC or MS_INVALIDATE) of [addr, addr+len) (libscif/msync.c,
+ * after the C library's msync accepted it): the pages of mappings there
+ * are written back; invalidate: then dropped, so the next load fetches
+ * them.  Never starts the library. */
+void scif__mmap_sync(void *addr, size_t len, bool invalidate)
+{
+	struct scif_lib *lib = scif__lib_if_up();
+	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+	struct scif_map *m;
+	int cs;
+
+	if (!lib || !__atomic_load_n(&lib->nmaps, __ATOMIC_RELAXED))
+		return;
+	if (hi < lo)
+		hi = UINTPTR_MAX;
+	/* a cancellation point must not leave maps_op_lock held */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	pthread_mutex_lock(&lib->maps_op_lock);
+	for (m = lib->maps; m; m = m->next) {
+		uintptr_t b = (uintptr_t)m->base, e = b + m->len;
+
+		if (hi <= b || lo >= e)
+			continue;
+		map_request(m, invalidate ? REQ_INVALIDATE : REQ_FLUSH,
+			    ((lo > b ? lo : b) - b) / m->pg,
+			    ((hi < e ? hi : e) - b + m->pg - 1) / m->pg, false);
+	}
+	pthread_mutex_unlock(&lib->maps_op_lock);
+	pthread_setcancelstate(cs, NULL);
+}
+
 /* A fence call: the writes made through the endpoint's mappings so far
  * reach the peer before the fence is marked or signalled. */
 void scif__mmap_flush(struct scif_ep *ep)

@@ -540,8 +540,10 @@ static bool request(struct scif_map *m)
 	hi = m->req_hi;
 	unmap = m->req_unmap;
 	pthread_mutex_unlock(&m->lock);
-	if (r == REQ_FLUSH)
+	if (r == REQ_FLUSH || r == REQ_INVALIDATE)
 		write_back(m, lo, hi);
+	if (r == REQ_INVALIDATE)
+		drop(m, lo, hi, true);
 	else if (r == REQ_FORGET)
 		forget(m, lo, hi, unmap);
 	else if (r == REQ_STOP)

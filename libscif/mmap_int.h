@@ -29,6 +29,7 @@ enum {
 enum map_req {
 	REQ_NONE = 0,
 	REQ_FLUSH,  /* write back the dirty pages of [lo, hi) */
+	REQ_INVALIDATE, /* the same, then drop every page of it (msync) */
 	REQ_FORGET, /* the same, then the pages are not ours (GONE) */
 	REQ_STOP,   /* write back everything and end */
 };

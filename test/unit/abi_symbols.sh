@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The shared library exports exactly the MPSS API, versioned SCIF_0.0, under
 # the soname libscif.so.0; besides it only the gntdev extensions of
-# scif_gnt.h (versioned SCIF_GNT_0.0) and the core's internal interface for
-# run-time providers (scif__*, versioned SCIF_PRIVATE_0); and it links no
+# scif_gnt.h (versioned SCIF_GNT_0.0), msync for scif_mmap mappings
+# (versioned SCIF_0.1, libscif/msync.c) and the core's internal interface
+# for run-time providers (scif__*, versioned SCIF_PRIVATE_0); and it links no
 # transport library (rdma-core is the verbs plugin's) and no Xen library
 # (libxengnttab is loaded when the gntdev calls are used).
 # Usage: abi_symbols.sh LIBSCIF_SO MAP_FILE
@@ -24,7 +25,7 @@ want=$(node_syms SCIF_0.0 | sort)
 want_gnt=$(node_syms SCIF_GNT_0.0 | sort)
 # what the library defines and exports (functions and objects)
 all=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRVW]/ { print $3 }' |
-    grep -v '^SCIF_0\.0$\|^SCIF_GNT_0\.0$\|^SCIF_PRIVATE_0$' | sort)
+    grep -v '^SCIF_0\.[01]$\|^SCIF_GNT_0\.0$\|^SCIF_PRIVATE_0$' | sort)
 have=$(echo "$all" | grep -v '@@SCIF_PRIVATE_0$' || true)
 private=$(echo "$all" | grep '@@SCIF_PRIVATE_0$' || true)
 if echo "$private" | grep -qv '^scif__'; then
@@ -45,7 +46,7 @@ if [ "$(echo "$want" | wc -l)" -lt 26 ]; then
     echo "abi: the map lists too few symbols"
     fail=1
 fi
-want=$(printf '%s\n%s\n' "$want" "$want_gnt" | sort)
+want=$(printf '%s\n%s\nmsync@@SCIF_0.1\n' "$want" "$want_gnt" | sort)
 extra=$(comm -13 <(echo "$want") <(echo "$have"))
 missing=$(comm -23 <(echo "$want") <(echo "$have"))
 if [ -n "$extra" ]; then
