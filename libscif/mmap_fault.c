@@ -76,8 +76,15 @@ static void set_state(struct scif_map *m, size_t p, uint8_t s)
 	uint8_t o = m->state[p];
 
 	m->nlive += live(s) - live(o);
+	m->ndirty += (s == PG_DIRTY) - (o == PG_DIRTY);
 	m->nleft -= (s == PG_GONE) - (o == PG_GONE);
 	m->state[p] = s;
+	if (live(s) && !live(o)) {
+		if (m->live_lo >= m->live_hi)
+			m->live_lo = m->live_hi = p;
+		m->live_lo = p < m->live_lo ? p : m->live_lo;
+		m->live_hi = p + 1 > m->live_hi ? p + 1 : m->live_hi;
+	}
 	if (s == PG_AHEAD || (s == PG_CLEAN && o == PG_ABSENT))
 		m->epoch[p] = m->tick;
 }
@@ -442,11 +449,17 @@ static void drop(struct scif_map *m, size_t lo, size_t hi, bool all)
 }
 
 /* Write back, drop the pages fetched before the previous tick, then start
- * a new tick. */
+ * a new tick.  Only the span that holds live pages is scanned (a 64 MiB
+ * mapping read in order has a few MiB of them). */
 static void tick(struct scif_map *m)
 {
-	write_back(m, 0, m->npages);
-	drop(m, 0, m->npages, false);
+	if (m->ndirty)
+		write_back(m, m->live_lo, m->live_hi);
+	drop(m, m->live_lo, m->live_hi, false);
+	while (m->live_lo < m->live_hi && !live(m->state[m->live_lo]))
+		m->live_lo++;
+	while (m->live_hi > m->live_lo && !live(m->state[m->live_hi - 1]))
+		m->live_hi--;
 	m->tick++;
 	m->next_tick_ns = next_tick(m);
 }

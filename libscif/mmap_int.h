@@ -70,6 +70,8 @@ struct scif_map {
 	uint32_t *epoch; /* tick at which an AHEAD or CLEAN page was fetched */
 	uint32_t tick;
 	size_t nlive; /* AHEAD + CLEAN + DIRTY: pages that age */
+	size_t ndirty;
+	size_t live_lo, live_hi; /* no live page outside: what a tick scans */
 	size_t nleft; /* not GONE */
 	char *twin;   /* writable mappings: the fetched bytes of DIRTY pages */
 	struct scif_mr alias_mr;
