@@ -263,7 +263,7 @@ static void missing_fault(struct scif_map *m, size_t p)
 		install_dirty(m, p);
 		return;
 	}
-	/* read ahead longer ago than a tick ends drops (tick) */
+	/* read ahead before the previous tick: too old to be mapped */
 	if (m->state[p] == PG_AHEAD && m->tick - m->epoch[p] > 1)
 		set_state(m, p, PG_ABSENT);
 	if (m->state[p] == PG_AHEAD) { /* reached a batch read ahead */

@@ -67,7 +67,7 @@ struct scif_map {
 
 	/* the fault thread's own */
 	uint8_t *state;
-	uint32_t *epoch; /* tick at which an AHEAD or CLEAN page was fetched */
+	uint32_t *epoch; /* tick at which a live page was fetched */
 	uint32_t tick;
 	size_t nlive; /* AHEAD + CLEAN + DIRTY: pages that age */
 	size_t ndirty;
