@@ -14,7 +14,8 @@
  *    on the flag with volatile loads in its own W and checks the message;
  * 3) the server's stores into its W, and the client's scif_writeto into it,
  *    become visible through the client's mapping within the bound
- *    (SCIF_MMAP_COHERENCE_US, plus slack for a loaded machine);
+ *    (SCIF_MMAP_COHERENCE_US, plus slack for a loaded machine), also on a
+ *    page that another thread of the client keeps writing;
  * 4) SCIF_MAP_FIXED over an existing mapping (its writes reach the peer
  *    first), partial unmaps (an unmapped page raises SIGSEGV, the rest keeps
  *    working), several mappings of one window (a fence makes a write through
