@@ -399,18 +399,24 @@ static void *model_thread(void *arg)
 	unsigned idle = 0;
 	int c, work;
 
-	/* Short sleeps when idle: the engine's latency is what we measure. */
+	/* Short sleeps when busy: the engine's latency is what we measure;
+	 * after a long idle spell they grow to 1 ms, so that an engine
+	 * nobody uses (a library's model card) does not eat a small VM. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
 		work = 0;
 		for (c = 0; c < M_NCHAN; c++)
 			work |= model_step(m, c);
-		if (work)
+		if (work) {
 			idle = 0;
-		else if (++idle > 200)
+			ts.tv_nsec = 5000;
+		} else if (++idle > 200) {
 			nanosleep(&ts, NULL);
-		else
+			if (idle > 20000 && ts.tv_nsec < 1000000)
+				ts.tv_nsec *= 2;
+		} else {
 			sched_yield();
+		}
 	}
 	return NULL;
 }
