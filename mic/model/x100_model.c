@@ -51,7 +51,7 @@ struct mchan {
 	int enabled, halted, hang;
 	uint32_t size, tail;
 	uint64_t ring;
-	long fail_k;
+	long fail_k, hang_k;
 	unsigned delay_us;
 	uint64_t executed;
 };
@@ -352,6 +352,10 @@ static void run_batch(struct mic_model *m, int c, uint32_t head, int max)
 			err = MICM_ERR_INJECT;
 		if (err)
 			goto fail;
+		if (ch->hang_k >= 0 && ch->hang_k-- == 0) {
+			ch->hang = 1;	/* stuck before this one */
+			break;
+		}
 		idx = (idx + 1) % ch->size;
 		if ((b[n++].q1 >> 60) >= T_STATUS)
 			break;
@@ -446,6 +450,7 @@ static void model_reset_regs(struct mic_model *m, uint32_t host_owned)
 
 	for (c = 0; c < M_NCHAN; c++) {
 		m->ch[c].fail_k = -1;
+		m->ch[c].hang_k = -1;
 		reg_set(m, M_CHREG(c, R_DSTAT), M_QUIESCE);
 		if (host_owned & (1u << c))
 			dcr |= 1u << (2 * c);
@@ -520,6 +525,13 @@ void mic_model_hang(struct mic_model *m, int c, int on)
 {
 	pthread_mutex_lock(&m->lock);
 	m->ch[c].hang = on;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void mic_model_hang_desc(struct mic_model *m, int c, long k)
+{
+	pthread_mutex_lock(&m->lock);
+	m->ch[c].hang_k = k < 0 ? -1 : k;
 	pthread_mutex_unlock(&m->lock);
 }
 

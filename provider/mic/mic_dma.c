@@ -47,7 +47,7 @@
 struct mic_dma {
 	pthread_mutex_t lock; /* one engine call at a time */
 	uint32_t chans;
-	long fail_k;
+	long fail_k, hang_k;
 	int start_err; /* 1: not started yet */
 	struct mic_model *model;
 	struct mic_dev *dev;
@@ -130,6 +130,8 @@ struct mic_dma *mic_dma_new(void)
 	}
 	f = getenv("SCIF_MIC_MODEL_FAIL");
 	d->fail_k = f && *f ? strtol(f, NULL, 10) : -1;
+	f = getenv("SCIF_MIC_MODEL_HANG");
+	d->hang_k = f && *f ? strtol(f, NULL, 10) : -1;
 	d->start_err = 1;
 	pthread_mutex_init(&d->lock, NULL);
 	/* The model card reaches the peer's windows in its memory: let a
@@ -183,8 +185,10 @@ static int engine_start(struct mic_dma *d)
 		d->stage = mic_dev_alloc(d->dev, STAGE + 64, 64);
 		ret = d->stage ? 0 : -ENOMEM;
 	}
-	if (!ret && d->fail_k >= 0)
+	if (!ret) {
 		mic_model_fail_desc(d->model, mic_chan_num(d->ch), d->fail_k);
+		mic_model_hang_desc(d->model, mic_chan_num(d->ch), d->hang_k);
+	}
 out:
 	if (ret)
 		scif_err("mic: the engine model did not start (%d): RMA goes "

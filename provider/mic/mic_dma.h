@@ -8,7 +8,9 @@
  * SCIF_MIC_DMA=CARD[:CHANNELS]: CARD "model" is the register-level model
  * (mic/model), run in this process as the card; CHANNELS as
  * MIC_DMA_CHANNELS ("0-3", "2", "0x0f").  SCIF_MIC_MODEL_FAIL=K: the K-th
- * descriptor the model executes (0 = the first) fails, once.
+ * descriptor the model executes (0 = the first) fails, once;
+ * SCIF_MIC_MODEL_HANG=K: the engine stops there (the driver's progress
+ * bound, MIC_DMA_TIMEOUT_MS, then resets it), once.
  */
 #ifndef MIC_DMA_H
 #define MIC_DMA_H

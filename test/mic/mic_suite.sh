@@ -60,9 +60,14 @@ if [ "$abi" = linux ]; then
     step "$pair" "$t/t_rma" 8000
     engine "$pair" "$t/t_fence" 9000
     engine "$pair" "$t/t_rma" 8000
-    # An engine error on the model's 6th descriptor: the call that meets it
-    # fails with ENODEV, earlier data intact, no hang; then all works.
+    # An engine error on the model's 6th descriptor (descriptors are 512
+    # KiB: the 3rd 1 MiB write's second half): the call that meets it fails
+    # with ENODEV, earlier data intact, no hang; then all works.
     engine env SCIF_MIC_MODEL_FAIL=5 "$pair" "$(dirname "$fake")/t_mic_dma" 9100
+    # The engine stops at that descriptor: the driver's progress bound
+    # (here 500 ms) ends the call with ENODEV, then all works.
+    engine env SCIF_MIC_MODEL_HANG=5 MIC_DMA_TIMEOUT_MS=500 \
+        "$pair" "$(dirname "$fake")/t_mic_dma" 9101
     device_gone
 else
     step "$pair" "$t/t_stream" 5000 4

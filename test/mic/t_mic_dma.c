@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * An engine error in the middle of RMAs (mic provider, SCIF_MIC_DMA=model,
- * SCIF_MIC_MODEL_FAIL=K: the model fails its K-th descriptor once):
+ * An engine fault in the middle of RMAs (mic provider, SCIF_MIC_DMA=model,
+ * SCIF_MIC_MODEL_FAIL=K: the model fails its K-th descriptor once, or
+ * SCIF_MIC_MODEL_HANG=K: the engine stops there until the driver's progress
+ * bound resets it):
  *   t_mic_dma server PORT  |  t_mic_dma client NODE PORT
  * The client writes 1 MiB chunks until one fails; that call must fail with
  * ENODEV, not hang; every chunk written before it must be intact on the
