@@ -490,6 +490,13 @@ struct mic_dma_conn *mic_dma_conn_new(struct mic_dma *d, uint16_t node,
 	*dc = (struct mic_dma_conn){ .d = d, .refs = 1, .node = node,
 				     .port = port, .accepted = accepted,
 				     .own_fd = -1, .peer_fd = -1 };
+	/* Our (empty) table at once, replacing any a crashed process left
+	 * under the same name, before the peer can look. */
+	pthread_mutex_lock(&d->lock);
+	if (mic_dmawin_open(dc))
+		scif_warn("mic: no window table: this connection's RMAs go "
+			  "to the kernel");
+	pthread_mutex_unlock(&d->lock);
 	return dc;
 }
 

@@ -37,6 +37,7 @@ struct mic_dma_conn {
 };
 
 /* mic_dmawin.c, all under d->lock */
+int mic_dmawin_open(struct mic_dma_conn *dc);
 int mic_dmawin_add(struct mic_dma_conn *dc, int64_t off, uint64_t len,
 		   uint64_t va, int prot);
 void mic_dmawin_del(struct mic_dma_conn *dc, int64_t off, uint64_t len);

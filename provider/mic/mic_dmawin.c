@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -39,8 +40,8 @@ static void tab_path(char *buf, size_t len, const struct mic_dma_conn *dc,
 		 dc->port, side ? 'a' : 'c');
 }
 
-/* [d->lock] Our table file, created at the first registration. */
-static int own_open(struct mic_dma_conn *dc)
+/* [d->lock] Our table file, created with the connection. */
+int mic_dmawin_open(struct mic_dma_conn *dc)
 {
 	struct tab_hdr h = { .magic = TAB_MAGIC, .pid = (int32_t)getpid() };
 	char path[96];
@@ -83,7 +84,7 @@ int mic_dmawin_add(struct mic_dma_conn *dc, int64_t off, uint64_t len,
 		   uint64_t va, int prot)
 {
 	struct mic_dma_win *w;
-	int i, ret = own_open(dc);
+	int i, ret = mic_dmawin_open(dc);
 
 	if (ret)
 		return ret;
@@ -151,6 +152,9 @@ int mic_dmawin_peer(struct mic_dma_conn *dc)
 		dc->pcap = h.n;
 	}
 	if (pread(dc->peer_fd, dc->pwin, sz, sizeof(h)) != (ssize_t)sz)
+		ret = -ENOENT;
+	/* A table whose owner is gone was left by a crash. */
+	if (!ret && kill(h.pid, 0) && errno == ESRCH)
 		ret = -ENOENT;
 	dc->npwin = ret ? 0 : (int)h.n;
 	dc->peer_pid = h.pid;

@@ -349,13 +349,14 @@ int mic_ep_accept(struct scif_conn_req *req, struct scif_ep *newep)
 	free(req);
 	if (ret < 0)
 		return ret == -EAGAIN ? -ECONNRESET : ret;
+	/* Before the peer can use the connection: its windows table. */
+	c->dma = mic_dma_conn_new(c->mp->dma, a.peer.node, a.peer.port, true);
 	c->fd = mic_open_dev(c->mp, 0);
 	ret = c->fd;
 	if (ret >= 0)
 		ret = mic_ioctl(c->mp, c->fd, MIC_ACCEPTREG, &a.endpt);
 	if (ret < 0)
 		return ret;
-	c->dma = mic_dma_conn_new(c->mp->dma, a.peer.node, a.peer.port, true);
 	scif__ep_lock(newep);
 	ret = conn_watch(c);
 	scif__ep_conn_done(newep, ret, a.peer.node, a.peer.port);
