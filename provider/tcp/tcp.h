@@ -231,7 +231,9 @@ struct tcp_conn {
 	uint64_t ackreq_end; /* data_end when ACK was last asked for */
 	uint64_t lost;	     /* stream bytes not delivered when it ended */
 	bool want_ack;	     /* our senders sleep: ask in each DATA frame */
+	bool answered;	     /* an ACK came since we last asked */
 	bool ack_due;	     /* the peer asked: ACK after this receive */
+	bool data_ask;	     /* the DATA frame being received asks */
 	uint8_t probe;	     /* every 16th frame does not ask (want_ack) */
 
 	/* stream receive buffer (rxwin bytes, a power of two) */

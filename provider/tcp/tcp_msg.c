@@ -311,6 +311,7 @@ static int on_ack(struct tcp_conn *c, const unsigned char *p)
 	if (rx > c->peer_rx)
 		c->peer_rx = rx;
 	c->peer_cons = cons;
+	c->answered = true;
 	return 1;
 }
 
@@ -401,8 +402,7 @@ static int on_hdr(struct tcp_conn *c)
 	} else if (type == SCIF_WIRE_DATA) {
 		if (!len || len > c->rxwin - (c->rx_total - c->consumed))
 			goto bad;
-		if (c->hbuf[2] & TCP_F_ACK)
-			c->ack_due = true;
+		c->data_ask = c->hbuf[2] & TCP_F_ACK; /* ACK once all in */
 		c->sink = SINK_DATA;
 		c->left = len;
 		c->phase = RX_BULK;
@@ -473,6 +473,8 @@ static void sink_moved(struct tcp_conn *c, uint64_t n)
 static int bulk_end(struct tcp_conn *c)
 {
 	c->phase = RX_HDR;
+	if (c->sink == SINK_DATA && c->data_ask)
+		c->ack_due = true;
 	if (c->sink == SINK_WRITE || c->sink == SINK_DROP)
 		tcp_rx_write_end(c);
 	else if (c->sink == SINK_RDATA)
@@ -638,8 +640,10 @@ ssize_t tcp_send(struct scif_ep *ep, const void *buf, size_t len)
 		done = (size_t)r;
 	/* nothing was queued: the frame starts at sock_tx */
 	c->data_end = c->sock_tx + total;
-	if (ask)
+	if (ask) {
 		c->ackreq_end = c->data_end;
+		c->answered = false;
+	}
 	c->sock_tx += done;
 	c->tx_total += n;
 	if (done == total)
@@ -758,8 +762,11 @@ int tcp_ep_idle(struct scif_ep *ep)
 		return 0;
 	}
 	c->want_ack = true;
-	if (!asked) {
+	/* not asked yet, or answered without covering the frame (the answer
+	 * was to an earlier question, or raced with it): ask */
+	if (!asked || c->answered) {
 		c->ackreq_end = c->data_end;
+		c->answered = false;
 		(void)tcp_send_small(c, TCP_ACKREQ, NULL, 0);
 	}
 	return 0;

@@ -23,8 +23,8 @@
  *  5 ONEWAY: request/response turns where the server pauses before each
  *    answer (over tcp its kernel then holds back acknowledgements, hoping
  *    to send them with the answer), then a run of small messages the
- *    server's application does not read for a while: every blocking send
- *    returns (its delivery is the libraries' business, whether the sender
+ *    server's application does not read for a while, and large ones: every
+ *    blocking send returns (its delivery is the libraries' business, whether the sender
  *    sleeps or polls), every byte checked.
  * A hang anywhere ends the test through alarm().
  */
@@ -36,6 +36,7 @@
 enum { BUSY = 1, MULTI, CLOSED, KILLED, ONEWAY };
 #define TURNS 20
 #define ONEWAY_MSGS 2000
+#define ONEWAY_BIG 24 /* then messages of BIG / 8 bytes */
 #define MSGS 2000
 #define MSGLEN 256
 #define RMA_ITERS 300
@@ -237,7 +238,7 @@ static void serve_closed(scif_epd_t epd)
 
 static void serve_oneway(scif_epd_t epd)
 {
-	uint8_t m[8];
+	uint8_t m[8], *big;
 	long bad;
 	int i;
 
@@ -252,6 +253,14 @@ static void serve_oneway(scif_epd_t epd)
 		bad = tc_verify(m, sizeof(m), ONEWAY, (uint64_t)i * sizeof(m));
 		TC_CHECK(bad < 0, "one-way message %d byte %ld wrong", i, bad);
 	}
+	big = malloc(BIG / 8);
+	TC_CHECK(big, "malloc");
+	for (i = 0; i < ONEWAY_BIG; i++) {
+		tc_recv_all(epd, big, BIG / 8);
+		bad = tc_verify(big, BIG / 8, ONEWAY + 1, (uint64_t)i * BIG / 8);
+		TC_CHECK(bad < 0, "one-way big message %d byte %ld wrong", i, bad);
+	}
+	free(big);
 	tc_send_all(epd, m, 1);
 }
 
@@ -392,7 +401,7 @@ static double ms_since(const struct timespec *t0)
 static void client_oneway(uint16_t node, uint16_t port)
 {
 	scif_epd_t epd = open_kind(node, port, ONEWAY);
-	uint8_t m[8], back[8];
+	uint8_t m[8], back[8], *big;
 	struct timespec t0;
 	double turns;
 	int i;
@@ -416,6 +425,16 @@ static void client_oneway(uint16_t node, uint16_t port)
 	printf("t_lead client: %d paused turns in %.1f ms, %d unread blocking "
 	       "sends in %.1f ms\n",
 	       TURNS, turns, ONEWAY_MSGS, ms_since(&t0));
+	/* large ones: each reaches the peer in several pieces */
+	big = malloc(BIG / 8);
+	TC_CHECK(big, "malloc");
+	for (i = 0; i < ONEWAY_BIG; i++) {
+		tc_fill(big, BIG / 8, ONEWAY + 1, (uint64_t)i * BIG / 8);
+		TC_CHECK(scif_send(epd, big, BIG / 8, SCIF_SEND_BLOCK) ==
+				 BIG / 8,
+			 "one-way send of %d bytes, %d", BIG / 8, i);
+	}
+	free(big);
 	tc_recv_all(epd, m, 1);
 	scif_close(epd);
 }
