@@ -161,6 +161,22 @@ static void tx_advance(struct tcp_conn *c, size_t sent)
 	}
 }
 
+static bool rx_run(struct tcp_conn *c);
+
+/*
+ * [ep locked] The socket refuses our bytes: the peer reset or closed.  What
+ * it sent before may still wait in the socket, and its sender counted it
+ * delivered once our TCP acknowledged it: take it in before the connection
+ * ends (reading ends it, at the reset).
+ */
+static void tx_failed(struct tcp_conn *c)
+{
+	scif_dbg("tcp: send to %u:%u: %m", c->peer_node, c->peer_port);
+	while (!c->in_rx && !c->dead && rx_run(c))
+		;
+	tcp_conn_end(c, -ECONNRESET);
+}
+
 /* [ep locked] Send what the queue holds while the socket takes it.
  * Returns whether anything went. */
 bool tcp_tx_flush(struct tcp_conn *c)
@@ -178,9 +194,7 @@ bool tcp_tx_flush(struct tcp_conn *c)
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (r < 0) {
-			scif_dbg("tcp: send to %u:%u: %m", c->peer_node,
-				 c->peer_port);
-			tcp_conn_end(c, -ECONNRESET);
+			tx_failed(c);
 			return true;
 		}
 		sent = true;
@@ -633,7 +647,7 @@ ssize_t tcp_send(struct scif_ep *ep, const void *buf, size_t len)
 		r = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		tcp_conn_end(c, -ECONNRESET);
+		tx_failed(c);
 		return -ECONNRESET;
 	}
 	if (r > 0)
