@@ -129,6 +129,10 @@ struct verbs_outmsg {
 	char payload[];
 };
 
+/* A thread that polled a connection (SCIF_SPIN_US) keeps the progress
+ * thread off its channel until it has not polled for this long. */
+#define VERBS_MUTE_MS 2
+
 struct verbs_conn {
 	enum verbs_ctx_kind kind; /* VERBS_CTX_CONN */
 	struct verbs_prov *vp;
@@ -139,6 +143,12 @@ struct verbs_conn {
 	struct ibv_qp *qp; /* on dev->verbs; rdma_cm's id->qp stays NULL */
 	struct ibv_comp_channel *cc;
 	int cc_handle;
+	/* the progress thread leaves the channel to a thread that polls the
+	 * connection (polls: ep_progress calls since ep_idle; pollgen: all)
+	 * or leads it; mute_timer gives it back when the polling stopped */
+	bool muted, leading;
+	unsigned polls, pollgen, pollgen_seen;
+	int mute_timer;
 	struct ibv_cq *cq;
 	bool active;	  /* we connected (vs accepted) */
 	bool established; /* rdma_cm said ESTABLISHED, not yet disconnected */
@@ -228,6 +238,7 @@ void verbs_cq_event(void *arg);
 bool verbs_cq_drain(struct verbs_conn *c);
 void verbs_conn_flush(struct verbs_conn *c, int timeout_ms);
 int verbs_ep_progress(struct scif_ep *ep);
+int verbs_ep_idle(struct scif_ep *ep);
 int verbs_ep_lead(struct scif_ep *ep);
 int verbs_ep_lead_event(struct scif_ep *ep);
 void verbs_ep_unlead(struct scif_ep *ep);

@@ -220,7 +220,7 @@ static struct verbs_conn *conn_new(struct verbs_ep *ve)
 	c->kind = VERBS_CTX_CONN;
 	c->vp = ve->vp;
 	c->ep = ve->ep;
-	c->cc_handle = -1;
+	c->cc_handle = c->mute_timer = -1;
 	scif__ep_get(c->ep);
 	return c;
 }
@@ -389,6 +389,7 @@ void verbs_conn_destroy(struct verbs_conn *c)
 		rdma_disconnect(c->id); /* the peer hears of it now */
 	}
 	scif__progress_del(pg, c->cc_handle);
+	scif__progress_del(pg, c->mute_timer);
 	if (c->qp)
 		ibv_destroy_qp(c->qp);
 	if (c->cq)

@@ -511,6 +511,63 @@ static struct verbs_conn *ep_conn(struct scif_ep *ep)
 	return ve ? ve->conn : NULL;
 }
 
+/* [ep locked] The progress thread watches the channel again. */
+static void unmute(struct verbs_conn *c)
+{
+	if (c->muted && !c->leading && c->cc_handle >= 0)
+		scif__progress_set_events(scif__lib_progress(c->vp->lib),
+					  c->cc_handle, EPOLLIN);
+	c->muted = false;
+}
+
+static void mute_tick(void *arg)
+{
+	struct verbs_conn *c = arg;
+
+	scif__ep_lock(c->ep);
+	if (c->muted && !c->leading && c->mute_timer >= 0) {
+		if (c->pollgen != c->pollgen_seen) { /* still polled */
+			c->pollgen_seen = c->pollgen;
+			scif__progress_timer_set(scif__lib_progress(c->vp->lib),
+						 c->mute_timer,
+						 scif__now_ms() + VERBS_MUTE_MS);
+		} else {
+			unmute(c);
+		}
+	}
+	scif__ep_unlock(c->ep);
+}
+
+/*
+ * [ep locked] A thread polls the connection (its second poll since it last
+ * stopped): the progress thread stops watching the channel.  Else it wakes
+ * for the event the poller's completions raise, fights it for the lock, and
+ * in a small VM takes the CPU that rxe's kernel work needs (a spinning
+ * request/response paid hundreds of µs a message).  It stays away across
+ * calls until the connection has not been polled for VERBS_MUTE_MS, or a
+ * leader lets go.
+ */
+static void mute(struct verbs_conn *c)
+{
+	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
+	long long due = scif__now_ms() + VERBS_MUTE_MS;
+
+	if (!c->established || c->closing || c->dead || c->cc_handle < 0 ||
+	    scif__progress_set_events(pg, c->cc_handle, 0))
+		return;
+	c->muted = true;
+	c->pollgen_seen = c->pollgen;
+	if (c->mute_timer >= 0) {
+		scif__progress_timer_set(pg, c->mute_timer, due);
+		return;
+	}
+	c->mute_timer = scif__progress_timer_add(pg, due, 0, mute_tick, c);
+	if (c->mute_timer < 0) { /* nothing would give it back */
+		c->mute_timer = -1;
+		unmute(c);
+	}
+}
+
 /*
  * [ep locked] Caller-driven progress of a thread about to sleep on ep.  The
  * completion channel stays armed (only verbs_cq_event re-arms it): what we
@@ -522,7 +579,21 @@ int verbs_ep_progress(struct scif_ep *ep)
 
 	if (!c || !c->cq)
 		return 0; /* not connected yet: rdma_cm events drive it */
+	c->pollgen++;
+	if (++c->polls == 2 && !c->muted)
+		mute(c);
 	return conn_progress(c) ? 1 : 0;
+}
+
+/* [ep locked] The caller stops polling: muted or not, the channel stays so
+ * (see mute()). */
+int verbs_ep_idle(struct scif_ep *ep)
+{
+	struct verbs_conn *c = ep_conn(ep);
+
+	if (c)
+		c->polls = 0;
+	return 0;
 }
 
 /*
@@ -537,9 +608,10 @@ int verbs_ep_lead(struct scif_ep *ep)
 
 	if (!c || !c->cq || !c->established || c->closing || c->dead)
 		return -EOPNOTSUPP;
-	if (scif__progress_set_events(scif__lib_progress(c->vp->lib),
-				      c->cc_handle, 0))
+	if (!c->muted && scif__progress_set_events(scif__lib_progress(c->vp->lib),
+						   c->cc_handle, 0))
 		return -EOPNOTSUPP;
+	c->muted = c->leading = true;
 	return c->cc->fd;
 }
 
@@ -558,9 +630,10 @@ void verbs_ep_unlead(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
-	if (c)
-		scif__progress_set_events(scif__lib_progress(c->vp->lib),
-					  c->cc_handle, EPOLLIN);
+	if (!c)
+		return;
+	c->leading = false;
+	unmute(c);
 }
 
 /*
