@@ -165,7 +165,7 @@ bool tcp_tx_flush(struct tcp_conn *c)
 		if (r < 0) {
 			scif_dbg("tcp: send to %u:%u: %m", c->peer_node,
 				 c->peer_port);
-			tcp_conn_end(c, -ECONNRESET);
+			tcp_conn_end(c, tcp_loss_err(errno));
 			return true;
 		}
 		sent = true;
@@ -232,12 +232,21 @@ static int rx_fill(struct tcp_conn *c)
 	}
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
-	if (r < 0)
+	if (r < 0) {
+		int err = errno;
+
 		scif_dbg("tcp: receive from %u:%u: %m", c->peer_node,
 			 c->peer_port);
-	else
+		if (c->state == TCP_UP && tcp_loss_err(err) == -ENODEV) {
+			scif_info("tcp: %u:%u silent (%s): its node is lost",
+				  c->peer_node, c->peer_port, strerror(err));
+			tcp_conn_end(c, -ENODEV);
+			return -1;
+		}
+	} else {
 		scif_dbg("tcp: %u:%u closed the connection", c->peer_node,
 			 c->peer_port);
+	}
 	tcp_conn_end(c, c->state == TCP_UP ? -ECONNRESET : -ECONNREFUSED);
 	return -1;
 }
@@ -578,8 +587,10 @@ ssize_t tcp_send(struct scif_ep *ep, const void *buf, size_t len)
 		r = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		tcp_conn_end(c, -ECONNRESET);
-		return -ECONNRESET;
+		int err = tcp_loss_err(errno);
+
+		tcp_conn_end(c, err);
+		return err;
 	}
 	if (r > 0)
 		done = (size_t)r;
