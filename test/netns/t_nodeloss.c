@@ -12,8 +12,8 @@
  *   - a blocked scif_recv (B) return ENODEV;
  *   - a scif_poll without timeout (P) return POLLHUP|POLLERR;
  *   - scif_get_nodeIDs stop counting node 1;
- * and then, on an idle endpoint (F), send, recv, register, writeto,
- * vreadfrom, fence_mark, fence_signal fail with ENODEV.  DOWN_S later the
+ * and then, on an idle endpoint (F), send, recv, register, unregister,
+ * writeto, vreadfrom, fence_mark, fence_signal fail with ENODEV.  DOWN_S later the
  * victim brings its interface up: scif_get_nodeIDs counts node 1 again
  * within LIMIT_S, and a new connection carries checked bytes.
  *
@@ -43,6 +43,7 @@
 #define TRAFFIC_MS 1500
 #define DOWN_S 7
 #define LATE_S 3
+#define FWIN 0x100000 /* a window of the survivor's on F */
 #define SEED 0x10de
 
 enum { EP_S, EP_R, EP_B, EP_P, EP_F, NEP };
@@ -223,6 +224,7 @@ static void idle_calls_fail(void *win)
 	TC_ERRNO(scif_send(f, &c, 1, SCIF_SEND_BLOCK), ENODEV);
 	TC_ERRNO(scif_recv(f, &c, 1, SCIF_RECV_BLOCK), ENODEV);
 	TC_ERRNO(scif_register(f, win, 4096, 0, SCIF_PROT_READ, 0), ENODEV);
+	TC_ERRNO(scif_unregister(f, FWIN, 4096), ENODEV);
 	TC_ERRNO(scif_writeto(f, 0, 4096, 0, 0), ENODEV);
 	TC_ERRNO(scif_vreadfrom(f, win, 4096, 0, 0), ENODEV);
 	TC_ERRNO(scif_fence_mark(f, SCIF_FENCE_INIT_SELF, &mark), ENODEV);
@@ -292,6 +294,9 @@ static int server(uint16_t port)
 	tc_recv_all(g_ep[EP_R], &t_boot, sizeof(t_boot));
 	cb_expect(0, true, t_boot);
 	TC_CHECK(posix_memalign(&win, 4096, 4096) == 0, "memalign");
+	TC_CHECK(scif_register(g_ep[EP_F], win, 4096, FWIN, SCIF_PROT_READ,
+			       SCIF_MAP_FIXED) == FWIN,
+		 "register on F");
 	wait_nodes(2, LIMIT_S);
 	for (i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, fn[i], &res[i]);
