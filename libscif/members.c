@@ -216,11 +216,11 @@ static int members_start(struct scif_lib *lib)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&m->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	lib->members = m;
+	__atomic_store_n(&lib->members, m, __ATOMIC_RELEASE);
 	ret = -pthread_create(&m->thread, NULL, members_thread, lib);
 	if (ret) {
 		scif_err("scif_client_register: no thread: %s", strerror(-ret));
-		lib->members = NULL;
+		__atomic_store_n(&lib->members, NULL, __ATOMIC_RELEASE);
 		goto err_cond;
 	}
 	pthread_setname_np(m->thread, "scif-members");

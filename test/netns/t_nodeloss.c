@@ -300,6 +300,7 @@ static int server(uint16_t port)
 	wait_nodes(2, LIMIT_S);
 	for (i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, fn[i], &res[i]);
+	tc_send_all(g_ep[EP_F], "s", 1); /* probe(1) seen: the victim may go */
 	while (!g_t0)
 		usleep(10000);
 	t_gone = wait_nodes(1, LIMIT_S + 3);
@@ -369,6 +370,7 @@ static int client(uint16_t node, uint16_t port)
 		 "register");
 	tc_send_all(g_ep[EP_R], &t_boot, sizeof(t_boot));
 	pthread_create(&dt, NULL, drain, &derr);
+	tc_recv_all(g_ep[EP_F], &c, 1); /* the survivor saw us come */
 	usleep(TRAFFIC_MS * 1000);
 	tc_send_all(g_ep[EP_B], "D", 1);
 	ip_link("down");
