@@ -28,7 +28,6 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -201,51 +200,15 @@ static bool tcp_reaches(struct scif_prov *prov, const struct scif_node *node)
 	return !scif__node_resolve(node, &sa, &len);
 }
 
-/*
- * Whether the node's host answers: a TCP connect to its address, bounded.
- * An answer of any kind (a listener, or a reset from a closed port) says
- * the host is there; no answer in time, or an unreachable network, that
- * it is not.  The port probed is SCIF's (the core's SCIF_PORT_RSVD range
- * is not listened on), port 1 by convention.
- */
+/* Whether the node's host answers (scif__node_answers: a TCP connect). */
 static int tcp_node_probe(struct scif_prov *prov, const struct scif_node *node,
 			  int timeout_ms)
 {
 	struct tcp_prov *tp = (struct tcp_prov *)prov;
-	struct sockaddr_storage sa;
-	struct pollfd pfd;
-	socklen_t len, elen = sizeof(int);
-	int fd, err = 0, ret;
 
-	if (scif__node_resolve(node, &sa, &len))
-		return -ENODEV;
 	if (node->id == tp->self)
 		return 0;
-	((struct sockaddr_in *)&sa)->sin_port = htons(1); /* same in v6 */
-	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (struct sockaddr *)&sa, len);
-	if (ret && errno == EINPROGRESS) {
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		ret = poll(&pfd, 1, timeout_ms);
-		if (ret == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-					    &elen)) {
-			ret = err ? -1 : 0;
-		} else {
-			ret = -1;
-			err = ETIMEDOUT;
-		}
-	} else if (ret) {
-		err = errno;
-	}
-	close(fd);
-	if (!ret || err == ECONNREFUSED)
-		return 0;
-	scif_dbg("tcp: node %u does not answer: %s", node->id, strerror(err));
-	return -ENODEV;
+	return scif__node_answers(node, timeout_ms);
 }
 
 const struct scif_provider_ops scif_tcp_ops = {

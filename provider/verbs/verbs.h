@@ -103,6 +103,7 @@ struct verbs_prov {
 	uint32_t cdepth;	  /* control credits we offer */
 	uint32_t rma_depth;	  /* RMA work requests in flight per QP */
 	int resolve_ms;
+	int hb_ms, hb_timeout_ms; /* scif__lib_heartbeat */
 	size_t regcache_max; /* SCIF_REGCACHE_MAX_MB, in bytes */
 };
 
@@ -175,6 +176,11 @@ struct verbs_conn {
 	/* RMA */
 	uint32_t rma_depth, rma_inflight;
 	uint64_t max_piece;
+
+	/* heartbeat (verbs_hb.c) */
+	long long alive_ms; /* the last successful completion */
+	int hb_timer;
+	bool hb_posted; /* the zero-byte probe is in flight */
 };
 
 /* An endpoint bound to verbs (its prov_data), from ep_open to ep_close. */
@@ -239,6 +245,13 @@ int verbs_send_pending(struct scif_ep *ep);
 int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 		    uint32_t len);
 
+/* verbs_hb.c: the heartbeat, started when the connection is established
+ * and stopped before it is destroyed; the errno a failed completion means
+ * (ENODEV: transport retries exhausted, the node is silent). */
+void verbs_hb_start(struct verbs_conn *c);
+void verbs_hb_stop(struct verbs_conn *c);
+int verbs_wc_errno(const struct ibv_wc *wc);
+
 /* verbs_rma.c */
 void verbs_query(struct scif_ep *ep, struct scif_prov_attr *attr);
 int verbs_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
@@ -257,6 +270,7 @@ void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc);
 #define WRID_SEND (1ull << 63)
 #define WRID_RMA (1ull << 62)
 #define WRID_DATA (1ull << 61) /* a stream SEND: its length in bits 32-55 */
+#define WRID_HB (1ull << 60)   /* the heartbeat's zero-byte RDMA WRITE */
 #define WRID_DATA_LEN(id) (((id) >> 32) & 0xffffff)
 #define WRID_SEQ_MASK ((1ull << 56) - 1)
 

@@ -220,7 +220,7 @@ static struct verbs_conn *conn_new(struct verbs_ep *ve)
 	c->kind = VERBS_CTX_CONN;
 	c->vp = ve->vp;
 	c->ep = ve->ep;
-	c->cc_handle = -1;
+	c->cc_handle = c->hb_timer = -1;
 	scif__ep_get(c->ep);
 	return c;
 }
@@ -383,6 +383,7 @@ void verbs_conn_destroy(struct verbs_conn *c)
 {
 	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
 
+	verbs_hb_stop(c); /* its tick takes the endpoint's lock: not held */
 	if (c->established) {
 		/* what rdma_disconnect does to a QP of its own */
 		verbs_qp_move(c, IBV_QPS_ERR);
@@ -567,6 +568,7 @@ static struct verbs_conn *on_established(struct verbs_conn *c,
 		c->ccredits = pd.cdepth;
 	}
 	scif__ep_conn_done(c->ep, 0, c->peer_node, c->peer_port);
+	verbs_hb_start(c);
 	return NULL;
 }
 

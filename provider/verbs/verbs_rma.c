@@ -295,7 +295,7 @@ void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc)
 				 wc->opcode == IBV_WC_RDMA_READ ? "READ" :
 								  "WRITE",
 				 ibv_wc_status_str(wc->status));
-		scif__ep_rma_piece_done(c->ep, seq, -ECONNRESET);
+		scif__ep_rma_piece_done(c->ep, seq, verbs_wc_errno(wc));
 		return;
 	}
 	scif__ep_rma_piece_done(c->ep, seq, 0);

@@ -24,15 +24,21 @@
  * probe(1) within LIMIT_S of the comeback, and remove(1) when it
  * unregisters; all from the library's "scif-members" thread.
  *
- *   t_nodeloss server PORT
- *   t_nodeloss client NODE PORT
+ *   t_nodeloss server PORT [vm]
+ *   t_nodeloss client NODE PORT [vm]
  *
- * Runs as root in a namespace of netns.sh (the victim runs ip(8)).
+ * Runs as root in a namespace of netns.sh (the victim runs ip(8)).  With
+ * "vm" (test/cluster, a VM per node) the victim's node dies instead: after
+ * 'D' it reports success to cluster.sh itself and powers its VM off at once
+ * (sysrq 'o'); there is no late boot and no comeback, node 1 is online when
+ * the client registers (its probe comes before scif_client_register
+ * returns), and after the loss it must stay uncounted.
  */
 #include "../cluster/tc.h"
 
 #include <scif_client.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -56,6 +62,7 @@ struct result {
 
 static scif_epd_t g_ep[NEP];
 static double g_t0; /* the survivor received 'D' */
+static bool g_vm;   /* the victim is a VM that powers off */
 
 /* What the client callbacks saw. */
 #define NEV 16
@@ -155,8 +162,11 @@ static void *sender(void *arg)
 {
 	struct result *r = arg;
 	static uint8_t buf[CHUNK];
+	int n;
 
-	while (scif_send(g_ep[EP_S], buf, CHUNK, SCIF_SEND_BLOCK) == CHUNK)
+	/* a blocked send cut short returns its partial count: the next one
+	 * fails */
+	while ((n = scif_send(g_ep[EP_S], buf, CHUNK, SCIF_SEND_BLOCK)) >= 0)
 		;
 	r->err = errno;
 	r->at = tc_now();
@@ -281,18 +291,23 @@ static int server(uint16_t port)
 	double t_gone, t_boot;
 	int i, ok = 1;
 
-	/* the victim is not up yet: no probe while registering */
-	wait_nodes(1, 10);
+	/* netns: the victim is not up yet, no probe while registering; vm:
+	 * it is, and its probe comes before the call returns */
+	wait_nodes(g_vm ? 2 : 1, g_vm ? 120 : 10);
 	TC_CHECK(scif_client_register(&g_client) == 0, "client_register");
 	TC_ERRNO(scif_client_register(&g_client), EEXIST);
 	TC_ERRNO(scif_client_register(NULL), EINVAL);
-	TC_CHECK(g_cb.n == 0, "probe for a node not online");
+	TC_CHECK(g_cb.n == (g_vm ? 1 : 0), "%d probes at registration",
+		 g_cb.n);
+	TC_CHECK(!g_vm || (g_cb.ev[0].up && g_cb.ev[0].node == 1),
+		 "registration: not probe(1)");
 	for (i = 0; i < NEP; i++)
 		TC_CHECK(scif_accept(l, &peer, &g_ep[i], SCIF_ACCEPT_SYNC) == 0,
 			 "accept %d", i);
 	/* its window is registered, and when it booted */
 	tc_recv_all(g_ep[EP_R], &t_boot, sizeof(t_boot));
-	cb_expect(0, true, t_boot);
+	if (!g_vm)
+		cb_expect(0, true, t_boot);
 	TC_CHECK(posix_memalign(&win, 4096, 4096) == 0, "memalign");
 	TC_CHECK(scif_register(g_ep[EP_F], win, 4096, FWIN, SCIF_PROT_READ,
 			       SCIF_MAP_FIXED) == FWIN,
@@ -315,10 +330,19 @@ static int server(uint16_t port)
 	idle_calls_fail(win);
 	for (i = 0; i < NEP; i++)
 		scif_close(g_ep[i]);
-	comeback(l);
-	scif_client_unregister(&g_client); /* node 1 online: its remove */
-	TC_CHECK(g_cb.n == 4 && !g_cb.ev[3].up, "unregister: %d callbacks",
-		 g_cb.n);
+	if (g_vm) {
+		/* dead for good: it must not count again (a probe that only
+		 * resolved its address would, while the neighbour lasts) */
+		sleep(3);
+		TC_CHECK(nodes_up() == 1, "the dead node counts again");
+		scif_client_unregister(&g_client); /* node 1 is offline */
+		TC_CHECK(g_cb.n == 2, "unregister: %d callbacks", g_cb.n);
+	} else {
+		comeback(l);
+		scif_client_unregister(&g_client); /* node 1 online: remove */
+		TC_CHECK(g_cb.n == 4 && !g_cb.ev[3].up,
+			 "unregister: %d callbacks", g_cb.n);
+	}
 	scif_client_unregister(&g_client); /* not registered: nothing */
 	scif_close(l);
 	free(win);
@@ -345,6 +369,30 @@ static void ip_link(const char *how)
 	TC_CHECK(system(cmd) == 0, "%s", cmd);
 }
 
+/* The victim's VM: tell cluster.sh that this node succeeded (as its init
+ * would), then power off at once, as a machine that loses power. */
+static void power_off(void)
+{
+	const char *dir = getenv("CLUSTER_RESULTS_DIR"),
+		   *me = getenv("CLUSTER_NODE");
+	char tmp[512], rc[512];
+	FILE *f;
+	int fd;
+
+	TC_CHECK(dir && me, "not in a cluster VM");
+	snprintf(tmp, sizeof(tmp), "%s/node%s.rc.tmp", dir, me);
+	snprintf(rc, sizeof(rc), "%s/node%s.rc", dir, me);
+	f = fopen(tmp, "w");
+	TC_CHECK(f && fprintf(f, "0\n") > 0 && fclose(f) == 0, "%s", tmp);
+	TC_CHECK(rename(tmp, rc) == 0, "rename %s", rc);
+	printf("client: powering off\n");
+	fflush(NULL);
+	sync();
+	fd = open("/proc/sysrq-trigger", O_WRONLY);
+	TC_CHECK(fd >= 0 && write(fd, "o", 1) == 1, "sysrq o");
+	pause();
+}
+
 static int client(uint16_t node, uint16_t port)
 {
 	uint8_t buf[4096];
@@ -357,9 +405,11 @@ static int client(uint16_t node, uint16_t port)
 
 	double t_boot;
 
-	ip_link("down"); /* it boots late */
-	sleep(LATE_S);
-	ip_link("up");
+	if (!g_vm) {
+		ip_link("down"); /* it boots late */
+		sleep(LATE_S);
+		ip_link("up");
+	}
 	t_boot = tc_now();
 	for (i = 0; i < NEP; i++)
 		g_ep[i] = tc_connect(node, port, 30);
@@ -373,6 +423,8 @@ static int client(uint16_t node, uint16_t port)
 	tc_recv_all(g_ep[EP_F], &c, 1); /* the survivor saw us come */
 	usleep(TRAFFIC_MS * 1000);
 	tc_send_all(g_ep[EP_B], "D", 1);
+	if (g_vm)
+		power_off();
 	ip_link("down");
 	printf("client: link down\n");
 	pthread_join(dt, NULL);
@@ -397,11 +449,14 @@ static int client(uint16_t node, uint16_t port)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	g_vm = argc > 3 && !strcmp(argv[argc - 1], "vm");
+	argc -= g_vm;
 	if (argc == 3 && !strcmp(argv[1], "server"))
 		return server((uint16_t)atoi(argv[2]));
 	if (argc == 4 && !strcmp(argv[1], "client"))
 		return client((uint16_t)atoi(argv[2]),
 			      (uint16_t)atoi(argv[3]));
-	fprintf(stderr, "usage: t_nodeloss server PORT | client NODE PORT\n");
+	fprintf(stderr, "usage: t_nodeloss server PORT [vm] | "
+			"client NODE PORT [vm]\n");
 	return 2;
 }
