@@ -250,6 +250,8 @@ int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
  * (ENODEV: transport retries exhausted, the node is silent). */
 void verbs_hb_start(struct verbs_conn *c);
 void verbs_hb_stop(struct verbs_conn *c);
+/* The QP's ack timeout exponent for SCIF_HEARTBEAT_TIMEOUT_MS. */
+uint8_t verbs_hb_ack_timeout(const struct verbs_prov *vp);
 int verbs_wc_errno(const struct ibv_wc *wc);
 
 /* verbs_rma.c */
@@ -271,6 +273,9 @@ void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc);
 #define WRID_RMA (1ull << 62)
 #define WRID_DATA (1ull << 61) /* a stream SEND: its length in bits 32-55 */
 #define WRID_HB (1ull << 60)   /* the heartbeat's zero-byte RDMA WRITE */
+/* The largest RMA piece: its completion is the heartbeat's sign of life
+ * during a long transfer (within the 3 s timeout from 6 MB/s on). */
+#define VERBS_MAX_PIECE (16u << 20)
 #define WRID_DATA_LEN(id) (((id) >> 32) & 0xffffff)
 #define WRID_SEQ_MASK ((1ull << 56) - 1)
 

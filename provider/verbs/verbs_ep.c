@@ -128,6 +128,18 @@ int verbs_qp_move(struct verbs_conn *c, enum ibv_qp_state state)
 	if (state == IBV_QPS_RTS && !c->active &&
 	    attr.max_rd_atomic > c->dev->max_rd_atom)
 		attr.max_rd_atomic = (uint8_t)c->dev->max_rd_atom;
+	if (state == IBV_QPS_RTS) {
+		/* unacknowledged work fails within the heartbeat timeout
+		 * (verbs_hb.c); a shorter one of the CM's stays */
+		uint8_t t = verbs_hb_ack_timeout(c->vp);
+
+		scif_dbg("verbs: ack timeout %u (the CM's %u), %u retries", t,
+			 attr.timeout, attr.retry_cnt);
+		if (!(mask & IBV_QP_TIMEOUT) || !attr.timeout ||
+		    attr.timeout > t)
+			attr.timeout = t;
+		mask |= IBV_QP_TIMEOUT;
+	}
 	ret = ibv_modify_qp(c->qp, &attr, mask);
 	if (ret) {
 		scif_err("ibv_modify_qp to state %d: %s", state, strerror(ret));

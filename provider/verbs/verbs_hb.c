@@ -5,14 +5,17 @@
  * Every successful completion on the connection's CQ is a sign of the peer
  * node's life: a receive is its message, a send or RMA completion its
  * adapter's acknowledgement.  A timer of the progress thread ticks every
- * half period; when nothing was heard for a period it posts one zero-byte
- * RDMA WRITE (no memory touched at either end, so no key: IB C9-88), whose
- * acknowledgement is heard like any other; when nothing was heard for the
- * timeout the node is lost: the QP goes to the error state (what is posted
- * flushes) and the endpoint is disconnected with ENODEV.  While traffic
- * flows nothing is added.  A peer process that ends is not silent: its
- * kernel sends the DREQ (DISCONNECTED, ECONNRESET) and its adapter keeps
- * acknowledging until then.
+ * half period; when nothing was heard for SCIF_HEARTBEAT_MS it posts one
+ * zero-byte RDMA WRITE (no memory touched at either end, so no key: IB
+ * C9-88), whose acknowledgement is heard like any other; when nothing was
+ * heard for SCIF_HEARTBEAT_TIMEOUT_MS the node is lost: the QP goes to the
+ * error state (what is posted flushes) and the endpoint is disconnected
+ * with ENODEV.  While traffic flows nothing is added.  RMA pieces are at
+ * most VERBS_MAX_PIECE, so a long transfer completes one now and then.
+ * The transport's own retries also end (IBV_WC_RETRY_EXC_ERR: ENODEV), the
+ * QP's ack timeout being set from the timeout; Soft-RoCE does not always
+ * get there, so the timer decides.  A peer process that ends is not
+ * silent: its kernel sends the DREQ (DISCONNECTED, ECONNRESET).
  */
 #include "verbs.h"
 
@@ -47,8 +50,8 @@ static void hb_tick(void *arg)
 	scif__ep_lock(ep);
 	if (c->dead || c->closing || !c->established)
 		goto out;
-	if (verbs_cq_drain(c)) /* what the channel has not told yet */
-		scif__ep_wake(ep);
+	/* what the channel has not told yet (as a caller polling would) */
+	verbs_ep_progress(ep);
 	quiet = scif__now_ms() - c->alive_ms;
 	if (quiet >= c->vp->hb_timeout_ms && !c->dead) {
 		scif_info("verbs: %u:%u silent for %lld ms: its node is lost",
@@ -82,6 +85,17 @@ void verbs_hb_stop(struct verbs_conn *c)
 	if (c->hb_timer >= 0)
 		scif__progress_del(scif__lib_progress(c->vp->lib), c->hb_timer);
 	c->hb_timer = -1;
+}
+
+uint8_t verbs_hb_ack_timeout(const struct verbs_prov *vp)
+{
+	/* 4.096 us << t per try, 8 tries (retry_cnt 7) within the timeout */
+	uint64_t per_try = (uint64_t)vp->hb_timeout_ms * 1000 * 1000 / 8 / 4096;
+	uint8_t t = 0;
+
+	while (t < 31 && (2ull << t) <= per_try)
+		t++;
+	return t ? t : 1;
 }
 
 int verbs_wc_errno(const struct ibv_wc *wc)

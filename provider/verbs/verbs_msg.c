@@ -102,7 +102,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	c->rsize = c->ssize = vp->msg_size;
 	verbs_rx_table_init(c);
 	c->rma_depth = vp->rma_depth;
-	c->max_piece = 1u << 30;
+	c->max_piece = VERBS_MAX_PIECE;
 	if (!ibv_query_device(c->dev->verbs, &attr) && attr.max_qp_wr > 0 &&
 	    (uint32_t)attr.max_qp_wr < c->sdepth + c->rma_depth)
 		c->rma_depth = (uint32_t)attr.max_qp_wr > c->sdepth + 4 ?

@@ -218,7 +218,7 @@ void verbs_query(struct scif_ep *ep, struct scif_prov_attr *attr)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
-	attr->max_piece = c ? c->max_piece : 1u << 30;
+	attr->max_piece = c ? c->max_piece : VERBS_MAX_PIECE;
 	attr->align = 1;
 	/* RC places RDMA WRITEs in order (no IBV_ACCESS_RELAXED_ORDERING on
 	 * our regions), and IBV_SEND_FENCE holds a request back until earlier
