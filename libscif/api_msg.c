@@ -82,7 +82,12 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 			/* what a delivered send put here may not have been
 			 * seen yet: look at the transport once ourselves */
 			polled = true;
-			if (ops->ep_progress(ep) + ops->ep_idle(ep) > 0)
+			/* the descriptor's state is set once, at the end
+			 * (two system calls per message otherwise) */
+			ep->ev_defer = true;
+			n = ops->ep_progress(ep) + ops->ep_idle(ep);
+			ep->ev_defer = false;
+			if (n > 0)
 				continue;
 		}
 		if (done == len || !(flags & SCIF_SEND_BLOCK))

@@ -619,6 +619,11 @@ int scif__ep_inherited_close(int fd)
 	return ret;
 }
 
+struct scif_lib *scif__lib_if_up(void)
+{
+	return __atomic_load_n(&the_lib, __ATOMIC_ACQUIRE);
+}
+
 struct scif_lib *scif__lib(void)
 {
 	struct scif_lib *lib = __atomic_load_n(&the_lib, __ATOMIC_ACQUIRE);

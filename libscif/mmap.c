@@ -134,9 +134,11 @@ static int map_buffers(struct scif_map *m)
 	}
 	m->alias = mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			m->memfd, 0);
+	if (m->alias == MAP_FAILED) /* no address space: allocate nothing */
+		return -ENOMEM;
 	m->state = calloc(m->npages, 1);
 	m->epoch = calloc(m->npages, sizeof(*m->epoch));
-	if (m->alias == MAP_FAILED || !m->state || !m->epoch)
+	if (!m->state || !m->epoch)
 		return -ENOMEM;
 	madvise(m->alias, m->len, MADV_DONTFORK);
 	if (m->prot & SCIF_PROT_WRITE) {
@@ -472,6 +474,37 @@ void scif__mmap_ep_close(struct scif_ep *ep)
 	pthread_mutex_lock(&lib->maps_op_lock);
 	maps_forget(lib, 0, UINTPTR_MAX, ep, true);
 	pthread_mutex_unlock(&lib->maps_op_lock);
+}
+
+/* msync(MS_SYNC or MS_INVALIDATE) of [addr, addr+len) (libscif/msync.c,
+ * after the C library's msync accepted it): the pages of mappings there
+ * are written back; invalidate: then dropped, so the next load fetches
+ * them.  Never starts the library. */
+void scif__mmap_sync(void *addr, size_t len, bool invalidate)
+{
+	struct scif_lib *lib = scif__lib_if_up();
+	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+	struct scif_map *m;
+	int cs;
+
+	if (!lib || !__atomic_load_n(&lib->nmaps, __ATOMIC_RELAXED))
+		return;
+	if (hi < lo)
+		hi = UINTPTR_MAX;
+	/* a cancellation point must not leave maps_op_lock held */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	pthread_mutex_lock(&lib->maps_op_lock);
+	for (m = lib->maps; m; m = m->next) {
+		uintptr_t b = (uintptr_t)m->base, e = b + m->len;
+
+		if (hi <= b || lo >= e)
+			continue;
+		map_request(m, invalidate ? REQ_INVALIDATE : REQ_FLUSH,
+			    ((lo > b ? lo : b) - b) / m->pg,
+			    ((hi < e ? hi : e) - b + m->pg - 1) / m->pg, false);
+	}
+	pthread_mutex_unlock(&lib->maps_op_lock);
+	pthread_setcancelstate(cs, NULL);
 }
 
 /* A fence call: the writes made through the endpoint's mappings so far

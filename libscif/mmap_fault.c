@@ -51,20 +51,41 @@ static long long mono_ns(void)
 	return (long long)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
+/* A tick is half of the bound: a page fetched is dropped after one to two
+ * ticks. */
+static long long next_tick(const struct scif_map *m)
+{
+	return mono_ns() + (long long)m->lib->mmap_coherence_us * 500;
+}
+
 static bool writable(const struct scif_map *m)
 {
 	return m->prot & SCIF_PROT_WRITE;
 }
 
+static bool live(uint8_t s)
+{
+	return s == PG_AHEAD || s == PG_CLEAN || s == PG_DIRTY;
+}
+
+/* A page's age counts from its fetch: mapped after a read ahead, written
+ * and written back, it keeps that tick (a page written every tick is
+ * still dropped, and its other bytes fetched again, within the bound). */
 static void set_state(struct scif_map *m, size_t p, uint8_t s)
 {
 	uint8_t o = m->state[p];
 
-	m->nlive += (s == PG_CLEAN || s == PG_DIRTY) -
-		    (o == PG_CLEAN || o == PG_DIRTY);
+	m->nlive += live(s) - live(o);
+	m->ndirty += (s == PG_DIRTY) - (o == PG_DIRTY);
 	m->nleft -= (s == PG_GONE) - (o == PG_GONE);
 	m->state[p] = s;
-	if (s == PG_CLEAN)
+	if (live(s) && !live(o)) {
+		if (m->live_lo >= m->live_hi)
+			m->live_lo = m->live_hi = p;
+		m->live_lo = p < m->live_lo ? p : m->live_lo;
+		m->live_hi = p + 1 > m->live_hi ? p + 1 : m->live_hi;
+	}
+	if (s == PG_AHEAD || (s == PG_CLEAN && o == PG_ABSENT))
 		m->epoch[p] = m->tick;
 }
 
@@ -186,8 +207,10 @@ static int install(struct scif_map *m, size_t p, size_t n)
 	return 0;
 }
 
-/* Fetch [p, p+n) of the peer's window into the alias and map it. */
-static int fetch(struct scif_map *m, size_t p, size_t n)
+/* Fetch [p, p+n) of the peer's window into the alias and map it.  Read
+ * ahead (ahead), page p stays unmapped: the fault on it tells us the
+ * application got there, and the next batch is read ahead then. */
+static int fetch(struct scif_map *m, size_t p, size_t n, bool ahead)
 {
 	int ret = 0;
 
@@ -202,7 +225,7 @@ static int fetch(struct scif_map *m, size_t p, size_t n)
 
 		for (i = 0; i < n; i++)
 			if (m->state[p + i] == PG_ABSENT &&
-			    (ret = fetch(m, p + i, 1)) == -ECONNRESET)
+			    (ret = fetch(m, p + i, 1, false)) == -ECONNRESET)
 				return ret;
 		return 0;
 	}
@@ -210,7 +233,10 @@ static int fetch(struct scif_map *m, size_t p, size_t n)
 		rma_failed(m, p, n, ret);
 		return ret;
 	}
-	return install(m, p, n);
+	if (!ahead)
+		return install(m, p, n);
+	set_state(m, p, PG_AHEAD);
+	return n > 1 ? install(m, p + 1, n - 1) : 0;
 }
 
 /* A dirty page whose mapping the application dropped (MADV_DONTNEED):
@@ -237,6 +263,15 @@ static void missing_fault(struct scif_map *m, size_t p)
 		install_dirty(m, p);
 		return;
 	}
+	/* read ahead before the previous tick: too old to be mapped */
+	if (m->state[p] == PG_AHEAD && m->tick - m->epoch[p] > 1)
+		set_state(m, p, PG_ABSENT);
+	if (m->state[p] == PG_AHEAD) { /* reached a batch read ahead */
+		install(m, p, 1);
+		m->ahead = true;
+		m->batch = m->batch * 2 > max ? max : m->batch * 2;
+		return;
+	}
 	if (m->state[p] == PG_CLEAN) /* the same, or answered already */
 		set_state(m, p, PG_ABSENT);
 	if (m->state[p] != PG_ABSENT) { /* poisoned or gone: retried */
@@ -252,12 +287,13 @@ static void missing_fault(struct scif_map *m, size_t p)
 		n++;
 	scif_trace("mapping %p: fault at page %zu: fetching %zu", (void *)m->base,
 		   p, n);
-	fetch(m, p, n);
+	fetch(m, p, n, false);
 	m->seq_next = p + n;
 }
 
 /* Sequential faults: the batch after the one just fetched, while the
- * application reads that one (and no fault waits). */
+ * application reads that one (and no fault waits).  Its first page is
+ * left for the application's fault, which starts the next (fetch). */
 static void read_ahead(struct scif_map *m)
 {
 	struct pollfd pfd = { .fd = m->uffd, .events = POLLIN };
@@ -273,7 +309,7 @@ static void read_ahead(struct scif_map *m)
 		return;
 	scif_trace("mapping %p: reading ahead pages %zu+%zu", (void *)m->base,
 		   p, n);
-	fetch(m, p, n);
+	fetch(m, p, n, true);
 	m->seq_next = p + n;
 }
 
@@ -379,20 +415,26 @@ static void write_back(struct scif_map *m, size_t lo, size_t hi)
 	}
 }
 
-/* Drop the clean pages fetched before the previous tick (their next access
- * fetches them again), then start a new tick. */
-static void tick(struct scif_map *m)
+/* Page p is in state s and (all, or) was fetched before this tick. */
+static bool stale(const struct scif_map *m, size_t p, uint8_t s, bool all)
 {
-	size_t p = 0, i;
+	return m->state[p] == s && (all || m->epoch[p] != m->tick);
+}
 
-	write_back(m, 0, m->npages);
-	while (p < m->npages) {
+/* Drop the clean pages of [lo, hi) (all, or those fetched before this
+ * tick) and forget those read ahead: their next access fetches them. */
+static void drop(struct scif_map *m, size_t lo, size_t hi, bool all)
+{
+	size_t p = lo, i;
+
+	while (p < hi) {
 		size_t n = 0;
 
-		while (p + n < m->npages && m->state[p + n] == PG_CLEAN &&
-		       m->epoch[p + n] != m->tick)
+		while (p + n < hi && stale(m, p + n, PG_CLEAN, all))
 			n++;
 		if (!n) {
+			if (stale(m, p, PG_AHEAD, all))
+				set_state(m, p, PG_ABSENT); /* never mapped */
 			p++;
 			continue;
 		}
@@ -404,9 +446,22 @@ static void tick(struct scif_map *m)
 				set_state(m, p + i, PG_ABSENT);
 		p += n;
 	}
+}
+
+/* Write back, drop the pages fetched before the previous tick, then start
+ * a new tick.  Only the span that holds live pages is scanned (a 64 MiB
+ * mapping read in order has a few MiB of them). */
+static void tick(struct scif_map *m)
+{
+	if (m->ndirty)
+		write_back(m, m->live_lo, m->live_hi);
+	drop(m, m->live_lo, m->live_hi, false);
+	while (m->live_lo < m->live_hi && !live(m->state[m->live_lo]))
+		m->live_lo++;
+	while (m->live_hi > m->live_lo && !live(m->state[m->live_hi - 1]))
+		m->live_hi--;
 	m->tick++;
-	m->next_tick_ns =
-		mono_ns() + (long long)m->lib->mmap_coherence_us * 500;
+	m->next_tick_ns = next_tick(m);
 }
 
 /* FORGET: the pages of [lo, hi) leave the mapping (unmapped by the
@@ -447,7 +502,7 @@ static void notices(struct scif_map *m)
 {
 	uint64_t off[MAP_NOTICES], len[MAP_NOTICES];
 	bool all;
-	size_t p;
+	size_t p, run;
 	int i, n;
 
 	pthread_mutex_lock(&m->lock);
@@ -460,20 +515,27 @@ static void notices(struct scif_map *m)
 	m->nnotice = 0;
 	m->notice_all = false;
 	pthread_mutex_unlock(&m->lock);
-	for (p = 0; p < m->npages; p++) {
-		uint64_t o = m->off + p * m->pg;
-		bool gone = false, miss;
+	/* runs of pages at once: an access after one page of a run raised
+	 * SIGBUS finds every page of it poisoned */
+	for (p = 0; p < m->npages; p += run ? run : 1) {
+		for (run = 0; p + run < m->npages; run++) {
+			uint64_t o = m->off + (p + run) * m->pg;
+			bool gone = false, miss;
 
-		for (i = 0; i < n && !gone; i++)
-			gone = o + m->pg > off[i] && o < off[i] + len[i];
-		if (!gone && all) {
-			scif__ep_lock(m->ep);
-			gone = scif__rma_check_remote(m->ep, o, m->pg, 0,
-						      &miss) != 0;
-			scif__ep_unlock(m->ep);
+			for (i = 0; i < n && !gone; i++)
+				gone = o + m->pg > off[i] &&
+				       o < off[i] + len[i];
+			if (!gone && all) {
+				scif__ep_lock(m->ep);
+				gone = scif__rma_check_remote(m->ep, o, m->pg,
+							      0, &miss) != 0;
+				scif__ep_unlock(m->ep);
+			}
+			if (!gone)
+				break;
 		}
-		if (gone)
-			poison(m, p, 1);
+		if (run)
+			poison(m, p, run);
 	}
 }
 
@@ -491,8 +553,10 @@ static bool request(struct scif_map *m)
 	hi = m->req_hi;
 	unmap = m->req_unmap;
 	pthread_mutex_unlock(&m->lock);
-	if (r == REQ_FLUSH)
+	if (r == REQ_FLUSH || r == REQ_INVALIDATE)
 		write_back(m, lo, hi);
+	if (r == REQ_INVALIDATE)
+		drop(m, lo, hi, true);
 	else if (r == REQ_FORGET)
 		forget(m, lo, hi, unmap);
 	else if (r == REQ_STOP)
@@ -543,7 +607,8 @@ void *scif__map_thread(void *arg)
 	struct pollfd pfd[2] = { { .fd = m->uffd, .events = POLLIN },
 				 { .fd = m->evfd, .events = POLLIN } };
 
-	m->next_tick_ns = mono_ns();
+	/* the first tick a period after the first pages, not at once */
+	m->next_tick_ns = next_tick(m);
 	for (;;) {
 		long long left = m->next_tick_ns - mono_ns();
 		struct timespec ts = { .tv_sec = left / 1000000000,
@@ -566,9 +631,7 @@ void *scif__map_thread(void *arg)
 		if (m->ahead)
 			read_ahead(m);
 		if (!m->nlive)
-			m->next_tick_ns = mono_ns() +
-					  (long long)m->lib->mmap_coherence_us *
-						  500;
+			m->next_tick_ns = next_tick(m);
 		else if (mono_ns() >= m->next_tick_ns)
 			tick(m);
 		pfd[0].revents = pfd[1].revents = 0;

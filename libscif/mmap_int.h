@@ -17,6 +17,8 @@
 /* Page states; only the fault thread reads or changes them. */
 enum {
 	PG_ABSENT = 0, /* not present: the next access faults to the thread */
+	PG_AHEAD,      /* read ahead into the alias, not mapped yet: its
+			* fault maps it and reads the next batch ahead */
 	PG_CLEAN,      /* fetched, write-protected (writable mappings) */
 	PG_DIRTY,      /* written since fetched: twin holds the fetched bytes */
 	PG_DEAD,       /* poisoned: an empty file mapping (SIGBUS) */
@@ -27,6 +29,7 @@ enum {
 enum map_req {
 	REQ_NONE = 0,
 	REQ_FLUSH,  /* write back the dirty pages of [lo, hi) */
+	REQ_INVALIDATE, /* the same, then drop every page of it (msync) */
 	REQ_FORGET, /* the same, then the pages are not ours (GONE) */
 	REQ_STOP,   /* write back everything and end */
 };
@@ -64,9 +67,11 @@ struct scif_map {
 
 	/* the fault thread's own */
 	uint8_t *state;
-	uint32_t *epoch; /* tick at which a CLEAN page was fetched */
+	uint32_t *epoch; /* tick at which a live page was fetched */
 	uint32_t tick;
-	size_t nlive; /* CLEAN + DIRTY */
+	size_t nlive; /* AHEAD + CLEAN + DIRTY: pages that age */
+	size_t ndirty;
+	size_t live_lo, live_hi; /* no live page outside: what a tick scans */
 	size_t nleft; /* not GONE */
 	char *twin;   /* writable mappings: the fetched bytes of DIRTY pages */
 	struct scif_mr alias_mr;

@@ -285,6 +285,7 @@ int scif__rma_mr_sync(struct scif_ep *ep, enum scif_rma_op op,
 void scif__mmap_win_gone(struct scif_ep *ep, uint64_t off, uint64_t len);
 void scif__mmap_ep_close(struct scif_ep *ep);
 void scif__mmap_flush(struct scif_ep *ep);
+void scif__mmap_sync(void *addr, size_t len, bool invalidate);
 /* Whether [addr, addr+len) overlaps a mapping of ep's: a call that touches
  * it with the endpoint locked goes through a bounce buffer instead (a
  * fault there waits for a thread that needs the lock). */
@@ -363,6 +364,8 @@ const char *scif__plugin_why(const char *name, size_t len);
 
 /* Library instance; NULL with errno set when initialisation failed. */
 struct scif_lib *scif__lib(void);
+/* The instance if it is up; never starts it. */
+struct scif_lib *scif__lib_if_up(void);
 /* Look up a descriptor and take a reference: -EBADF/-ENOTTY otherwise
  * (-SCIF_EP_INHERITED_ERR: an endpoint inherited across fork()). */
 int scif__ep_lookup(int fd, struct scif_ep **ep);

@@ -280,9 +280,11 @@ struct scif_provider_ops {
 	int (*cache_stats)(struct scif_ep *ep, struct scif_regcache_stats *st);
 
 	/* The thread that polled with ep_progress stops polling (it returns,
-	 * or sleeps): a provider that muted its wake-ups while polled (a
-	 * doorbell costs a system call per message) re-arms them and looks
-	 * once more; > 0 if something happened.  [ep locked] */
+	 * or sleeps), or a blocked caller is about to sleep: a provider that
+	 * muted its wake-ups while polled (a doorbell costs a system call per
+	 * message) re-arms them and looks once more, one whose event needs
+	 * asking for asks (tcp: a delivery acknowledgement); > 0 if something
+	 * happened.  [ep locked] */
 	int (*ep_idle)(struct scif_ep *ep);
 
 	/* Stream bytes that send took but the peer does not hold yet (verbs:

@@ -4,7 +4,8 @@
  * (data, room, a send's delivery, an RMA or fence completion) happened.
  *
  * 1. Spin (SCIF_SPIN_US > 0): poll the transport with ep_progress for a
- *    bounded time, the lock dropped between polls.
+ *    bounded time, the lock dropped between polls.  Whether it spun or
+ *    not, a caller about to sleep tells the provider (ep_idle).
  * 2. Lead: the first thread to sleep on an endpoint whose provider has a
  *    lead descriptor (ep_lead) sleeps in poll() on it, with the lock
  *    released, and runs the endpoint's progress itself when it fires.  The
@@ -199,11 +200,20 @@ static int ep_wait(struct scif_ep *ep, long long deadline_ms, bool defer)
 	struct timespec ts;
 	int fd;
 
-	if (ep->lib->spin_us && ep_spin(ep, deadline_ms, defer))
+	if (ep->lib->spin_us) {
+		if (ep_spin(ep, deadline_ms, defer))
+			return 0;
+	} else if (ep->ops->ep_idle(ep) > 0) {
+		/* about to sleep: the provider may have to ask for the event
+		 * we sleep on (tcp: a delivery acknowledgement) */
 		return 0;
+	}
 	fd = lead_begin(ep);
 	if (fd >= 0)
 		return lead_wait(ep, fd, deadline_ms, defer);
+	/* the endpoint's fd must tell the truth while we sleep */
+	if (ep->ev_dirty)
+		scif__ep_wake(ep);
 	if (deadline_ms < 0) {
 		pthread_cond_wait(&ep->cond, &ep->lock);
 		return 0;

@@ -30,9 +30,13 @@ static void ch_wr(struct mic_chan *ch, uint32_t reg, uint32_t v)
 	mic_wr(ch->dev, X100_CH(ch->n, reg), v);
 }
 
+/* Pause, yield, then sleep from 20 us doubling every 256 rounds up to
+ * about 1.3 ms: a long wait (a slow or stuck engine) does not keep a CPU
+ * of a small machine busy. */
 static void relax(unsigned spins)
 {
-	struct timespec ts = { 0, 20000 };
+	unsigned shift = spins < 512 ? 0 : (spins - 512) / 256;
+	struct timespec ts = { 0, 20000L << (shift < 6 ? shift : 6) };
 
 	if (spins < 64)
 #if defined(__x86_64__) || defined(__i386__)

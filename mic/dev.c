@@ -21,7 +21,7 @@ uint64_t mic__now_ns(void)
 }
 
 /* "0-3", "4,6,7" or a mask "0xf0"; returns 0 on a malformed value. */
-static uint32_t parse_chans(const char *s)
+uint32_t mic_parse_chans(const char *s)
 {
 	uint32_t mask = 0;
 	char *end;
@@ -57,7 +57,7 @@ static int dev_settings(struct mic_dev *dev, const struct mic_dev_attr *a)
 
 	dev->chan_mask = a && a->chan_mask ? a->chan_mask & 0xffu : 0;
 	if (!dev->chan_mask && s && *s) {
-		dev->chan_mask = parse_chans(s);
+		dev->chan_mask = mic_parse_chans(s);
 		if (!dev->chan_mask) {
 			scif_err("MIC_DMA_CHANNELS=\"%s\": want e.g. 0-3", s);
 			return -EINVAL;

@@ -39,6 +39,9 @@ struct mic_dev_attr {
 	int poll_dstat;
 };
 
+/* A channel set: "0-3", "2,4-7" or a mask "0x0f"; 0 if malformed. */
+uint32_t mic_parse_chans(const char *s);
+
 int mic_dev_open(const struct mic_bar *bar, const struct mic_dev_attr *attr,
 		 struct mic_dev **devp);
 /* Channels must be closed first. */

@@ -51,7 +51,7 @@ struct mchan {
 	int enabled, halted, hang;
 	uint32_t size, tail;
 	uint64_t ring;
-	long fail_k;
+	long fail_k, hang_k;
 	unsigned delay_us;
 	uint64_t executed;
 };
@@ -352,6 +352,10 @@ static void run_batch(struct mic_model *m, int c, uint32_t head, int max)
 			err = MICM_ERR_INJECT;
 		if (err)
 			goto fail;
+		if (ch->hang_k >= 0 && ch->hang_k-- == 0) {
+			ch->hang = 1;	/* stuck before this one */
+			break;
+		}
 		idx = (idx + 1) % ch->size;
 		if ((b[n++].q1 >> 60) >= T_STATUS)
 			break;
@@ -399,18 +403,24 @@ static void *model_thread(void *arg)
 	unsigned idle = 0;
 	int c, work;
 
-	/* Short sleeps when idle: the engine's latency is what we measure. */
+	/* Short sleeps when busy: the engine's latency is what we measure;
+	 * after a long idle spell they grow to 1 ms, so that an engine
+	 * nobody uses (a library's model card) does not eat a small VM. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
 		work = 0;
 		for (c = 0; c < M_NCHAN; c++)
 			work |= model_step(m, c);
-		if (work)
+		if (work) {
 			idle = 0;
-		else if (++idle > 200)
+			ts.tv_nsec = 5000;
+		} else if (++idle > 200) {
 			nanosleep(&ts, NULL);
-		else
+			if (idle > 20000 && ts.tv_nsec < 1000000)
+				ts.tv_nsec *= 2;
+		} else {
 			sched_yield();
+		}
 	}
 	return NULL;
 }
@@ -440,6 +450,7 @@ static void model_reset_regs(struct mic_model *m, uint32_t host_owned)
 
 	for (c = 0; c < M_NCHAN; c++) {
 		m->ch[c].fail_k = -1;
+		m->ch[c].hang_k = -1;
 		reg_set(m, M_CHREG(c, R_DSTAT), M_QUIESCE);
 		if (host_owned & (1u << c))
 			dcr |= 1u << (2 * c);
@@ -514,6 +525,13 @@ void mic_model_hang(struct mic_model *m, int c, int on)
 {
 	pthread_mutex_lock(&m->lock);
 	m->ch[c].hang = on;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void mic_model_hang_desc(struct mic_model *m, int c, long k)
+{
+	pthread_mutex_lock(&m->lock);
+	m->ch[c].hang_k = k < 0 ? -1 : k;
 	pthread_mutex_unlock(&m->lock);
 }
 

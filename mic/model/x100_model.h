@@ -7,7 +7,8 @@
  * the SMPT, runs its own thread, watches DHPR and executes descriptors.
  *
  * Fault injection: an error on the k-th descriptor a channel executes from
- * now, a channel that hangs (until it is disabled) and slow completion.
+ * now, a channel that hangs (at once or at its k-th descriptor, until it is
+ * disabled) and slow completion.
  */
 #ifndef MIC_X100_MODEL_H
 #define MIC_X100_MODEL_H
@@ -47,6 +48,9 @@ void mic_model_wr(struct mic_model *m, uint32_t off, uint32_t val);
 void mic_model_fail_desc(struct mic_model *m, int ch, long k);
 /* The channel stops executing (no error) until it is disabled. */
 void mic_model_hang(struct mic_model *m, int ch, int on);
+/* The channel stops at the k-th descriptor it executes from now (0 = the
+ * next; the ones before it complete) until it is disabled; k < 0: off. */
+void mic_model_hang_desc(struct mic_model *m, int ch, long k);
 /* Each descriptor on ch takes at least usec microseconds. */
 void mic_model_delay(struct mic_model *m, int ch, unsigned usec);
 /* Memory copies between two fences land in reverse order (default on). */

@@ -131,6 +131,29 @@ static void test_hang(void **state)
 	mic_chan_close(ch);
 }
 
+/* A channel that hangs at its k-th descriptor: the ones before it land,
+ * the copy holding it fails with ETIMEDOUT, then the channel works. */
+static void test_hang_desc(void **state)
+{
+	size_t big = 2 << 20, half = 512 * 1024;
+	struct env *e = *state;
+	uint8_t *h = host_alloc(e, big), *c = card_alloc(e, big);
+	struct mic_chan *ch;
+
+	assert_int_equal(mic_chan_open(e->dev, 2, &ch), 0);
+	fill(h, big, 13);
+	memset(c, 0, big);
+	mic_model_hang_desc(e->m, 2, 2);	/* 512 KiB each: 2 land */
+	assert_int_equal(mic_chan_copy(ch, c, h, big, MIC_COPY_SYNC, NULL),
+			 -ETIMEDOUT);
+	assert_int_equal(diff_at(c, h, 2 * half), -1);
+	assert_true(c[2 * half] == 0 && c[big - 1] == 0);
+	assert_int_equal(mic_model_executed(e->m, 2), 2);
+	assert_int_equal(mic_chan_copy(ch, c, h, big, MIC_COPY_SYNC, NULL), 0);
+	assert_int_equal(diff_at(c, h, big), -1);
+	mic_chan_close(ch);
+}
+
 /* Slow but moving: 6 descriptors x 100 ms > the 300 ms bound, no error. */
 static void test_slow(void **state)
 {
@@ -314,6 +337,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_desc_error, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_desc_error, setup_dstat,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_hang_desc, setup_short,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_hang, setup_short,
 						teardown),

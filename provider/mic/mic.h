@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "mic_abi.h"
+#include "mic_dma.h"
 #include "nodemap.h"
 #include "progress.h"
 #include "scif_provider.h"
@@ -34,6 +35,7 @@ struct scif_prov {
 	uint16_t self;
 	uint16_t nodes[MIC_MAX_NODES]; /* the kernel's nodes at init */
 	int nnodes;
+	struct mic_dma *dma; /* RMA through the engine (SCIF_MIC_DMA) */
 };
 
 /* The kernel endpoint of a SCIF endpoint bound to this provider. */
@@ -45,6 +47,8 @@ struct mic_conn {
 	uint32_t armed;	 /* the events the source waits for */
 	bool connecting; /* a non-blocking SCIF_CONNECT is in progress */
 	uint16_t dst_node, dst_port;
+	struct mic_dma_conn *dma; /* the engine path's state, or NULL */
+	bool gone;		  /* the device said the peer is gone */
 };
 
 struct mic_listener {

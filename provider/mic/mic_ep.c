@@ -67,6 +67,7 @@ static void conn_cb(void *arg)
 		 * is dropped, ep_close may free c. */
 		scif__ep_peer_gone(c->ep, rev & POLLHUP && !(rev & POLLERR) ?
 					   -ECONNRESET : -ENODEV);
+		c->gone = true;
 		scif__progress_del(c->mp->pg, c->handle); /* our own: at once */
 		c->handle = -1;
 		scif__ep_unlock(c->ep);
@@ -174,6 +175,8 @@ int mic_ep_connect(struct scif_ep *ep, const struct scif_node *dst,
 		return ret;
 	c->dst_node = dst->id;
 	c->dst_port = port;
+	c->dma = mic_dma_conn_new(c->mp->dma, c->mp->self, scif__ep_port(ep),
+				  false);
 	ret = scif__progress_add(c->mp->pg, c->fd, conn_cb, c);
 	if (ret < 0)
 		return ret;
@@ -199,6 +202,7 @@ void mic_ep_close(struct scif_ep *ep)
 		scif__progress_del(c->mp->pg, c->handle);
 	if (c->fd >= 0)
 		close(c->fd);
+	mic_dma_conn_put(c->dma);
 	scif__ep_set_prov_data(ep, NULL);
 	free(c);
 }
@@ -345,6 +349,8 @@ int mic_ep_accept(struct scif_conn_req *req, struct scif_ep *newep)
 	free(req);
 	if (ret < 0)
 		return ret == -EAGAIN ? -ECONNRESET : ret;
+	/* Before the peer can use the connection: its windows table. */
+	c->dma = mic_dma_conn_new(c->mp->dma, a.peer.node, a.peer.port, true);
 	c->fd = mic_open_dev(c->mp, 0);
 	ret = c->fd;
 	if (ret >= 0)

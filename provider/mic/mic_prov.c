@@ -6,6 +6,7 @@
  * Settings (environment, read once at initialisation):
  *   SCIF_MIC_DEVICE   the device node to use (default: /dev/scif, then
  *                     /dev/mic/scif, the first that opens and answers)
+ *   SCIF_MIC_DMA      RMA through the x100 engine (mic_dma.h)
  *
  * The numbering: a device that answers SCIF_GET_VERSION (MPSS 3's
  * _IO('s', 23)) speaks MPSS 3's and must say version 1 (Intel's libscif
@@ -162,12 +163,14 @@ static int mic_init(struct scif_lib *lib, struct scif_prov **out)
 	}
 	scif_info("mic: %s, %s numbering, node %u of %d", mp->path,
 		  mic_abi_name(mp->abi), mp->self, mp->nnodes);
+	mp->dma = mic_dma_new();
 	*out = mp;
 	return 0;
 }
 
 static void mic_fini(struct scif_prov *mp)
 {
+	mic_dma_free(mp->dma);
 	free(mp);
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * mic windows, RMA and fences: the kernel keeps the windows, so each call
- * is the kernel's ioctl (ops->ep_kcall).  The call works on its own
+ * is the kernel's ioctl (ops->ep_kcall), or with SCIF_MIC_DMA the RMA and
+ * fences the engine can carry out (mic_dma.h).  The call works on its own
  * duplicate of the endpoint's file: a scif_close meanwhile releases the
  * kernel endpoint only when the call is done, as with Intel's libscif,
  * where the application's descriptor is the file.
@@ -74,9 +75,39 @@ static int kcall_fd(struct scif_prov *mp, int fd, enum scif_kcall call,
 	return -EINVAL;
 }
 
+struct kern_ctx {
+	struct scif_prov *mp;
+	int fd;
+	enum scif_kcall call;
+};
+
+static int kern(void *ctx, struct scif_kcall_args *a)
+{
+	struct kern_ctx *k = ctx;
+
+	return kcall_fd(k->mp, k->fd, k->call, a);
+}
+
+/* The engine's, when SCIF_MIC_DMA is set and it can; else the kernel's. */
+static int kcall_route(struct scif_prov *mp, int fd, struct mic_dma_conn *dc,
+		       enum scif_kcall call, struct scif_kcall_args *a)
+{
+	struct kern_ctx k = { mp, fd, call };
+	int ret;
+
+	if (!dc)
+		return kcall_fd(mp, fd, call, a);
+	if (call == SCIF_KC_REGISTER || call == SCIF_KC_UNREGISTER)
+		return mic_dma_window(dc, call, a, kern, &k);
+	if (mic_dma_kcall(dc, call, a, &ret))
+		return ret;
+	return kcall_fd(mp, fd, call, a);
+}
+
 int mic_ep_kcall(struct scif_ep *ep, enum scif_kcall call,
 		 struct scif_kcall_args *a)
 {
+	struct mic_dma_conn *dc = NULL;
 	struct scif_prov *mp = NULL;
 	struct mic_conn *c;
 	int fd = -1, ret;
@@ -92,13 +123,18 @@ int mic_ep_kcall(struct scif_ep *ep, enum scif_kcall call,
 		fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
 			scif_err("mic: dup: %m");
+		/* Once the peer is gone, the kernel answers (ECONNRESET). */
+		dc = c->gone ? NULL : c->dma;
+		if (dc && fd >= 0)
+			mic_dma_conn_get(dc);
 	}
 	scif__ep_unlock(ep);
 	if (!mp)
 		return -ENOTCONN;
 	if (fd < 0)
 		return -ENOMEM;
-	ret = kcall_fd(mp, fd, call, a);
+	ret = kcall_route(mp, fd, dc, call, a);
+	mic_dma_conn_put(dc);
 	close(fd);
 	return ret < 0 ? ret : 0;
 }

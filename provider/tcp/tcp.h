@@ -16,9 +16,18 @@
  *    ACK), RMA data straight into the registered memory.  So the socket
  *    never holds data the application has not read, and control messages
  *    never wait behind it.
- *  - Sent means delivered: the receiver's progress engine acknowledges
- *    stream bytes it has taken (ACK); send_pending reports those not yet
- *    acknowledged, and the core makes scif_send wait for them.
+ *  - Sent means delivered: a stream byte is at the peer once the peer's
+ *    TCP acknowledged it (SIOCOUTQ: written bytes not yet acknowledged),
+ *    as an RC acknowledgement is over verbs.  Linux signals no event for
+ *    that, so a sender about to sleep on it asks (ACKREQ, or a flag in the
+ *    DATA frame once its senders are seen to sleep) and the peer's library
+ *    answers with ACK; a sender that polls sees the peer's TCP
+ *    acknowledgement ride on its answer (request/response) at no cost.
+ *    Every frame also says, in its header's last four bytes, how many
+ *    stream bytes its sender had received (modulo 2^32) when it went: an
+ *    answer proves delivery without asking the kernel.  send_pending
+ *    reports the bytes not yet known to be in, and the core makes
+ *    scif_send wait for them.
  *  - RMA runs at the TARGET, in its progress engine, against its own
  *    windows (scif__ep_window_get/put: protection is enforced there,
  *    whatever the initiator believes).  A write's data follows its request
@@ -55,7 +64,7 @@
 #include <sys/types.h>
 
 #define TCP_MAGIC 0x50544353u /* "SCTP" */
-#define TCP_VERSION 1
+#define TCP_VERSION 2
 
 /* Our own message types (wire.h header, little-endian payloads). */
 enum tcp_msg_type {
@@ -67,6 +76,7 @@ enum tcp_msg_type {
 	TCP_READ,  /* RMA read request */
 	TCP_RDATA, /* a read's data */
 	TCP_DONE,  /* a write placed, or a request refused */
+	TCP_ACKREQ, /* a sender sleeps until its stream bytes are in: ACK */
 };
 
 struct tcp_hello { /* HELLO, ACCEPT, REJECT */
@@ -98,6 +108,8 @@ struct tcp_rdata {
 	uint64_t tag; /* the read's data follows */
 };
 
+/* Header flags (the credits field, unused by tcp): ACK this frame. */
+#define TCP_F_ACK 0x01
 #define TCP_FRAME_SMALL (SCIF_WIRE_HDR_LEN + SCIF_WIRE_CTRL_MAX)
 #define TCP_SLOTS 64		     /* RMA pieces in flight per endpoint */
 #define TCP_MAX_PIECE (16ull << 20) /* RMA piece, one frame */
@@ -109,6 +121,9 @@ struct tcp_rdata {
  * for.  Its own library always reads its socket, so this many means a
  * hostile peer, whose connection ends before it costs unbounded memory. */
 #define TCP_ANSWERS_MAX 4096
+/* A thread that polled a connection (SCIF_SPIN_US) keeps the progress
+ * thread away from it until it has not polled for this long. */
+#define TCP_MUTE_MS 2
 
 struct tcp_prov {
 	struct scif_lib *lib;
@@ -132,6 +147,7 @@ struct tcp_txi {
 	const struct scif_mr *win; /* a window held until sent (RDATA) */
 	uint32_t hlen;
 	bool answer; /* queued by the receive parser (see TCP_ANSWERS_MAX) */
+	bool framed; /* head[] starts with a frame's header */
 	unsigned char head[];
 };
 
@@ -210,6 +226,16 @@ struct tcp_conn {
 	uint64_t peer_rx;   /* of them, acknowledged as received */
 	uint64_t peer_cons; /* ... and as consumed */
 	uint32_t peer_win;  /* the peer's receive buffer */
+	uint64_t sock_tx;   /* bytes written to the socket */
+	uint64_t data_end;  /* sock_tx where the last stream frame ends */
+	uint64_t in_end;    /* data_end the peer's TCP is known to hold */
+	uint64_t ackreq_end; /* data_end when ACK was last asked for */
+	uint64_t lost;	     /* stream bytes not delivered when it ended */
+	bool want_ack;	     /* our senders sleep: ask in each DATA frame */
+	bool answered;	     /* an ACK came since we last asked */
+	bool ack_due;	     /* the peer asked: ACK after this receive */
+	bool data_ask;	     /* the DATA frame being received asks */
+	uint8_t probe;	     /* every 16th frame does not ask (want_ack) */
 
 	/* stream receive buffer (rxwin bytes, a power of two) */
 	char *ring;
@@ -238,6 +264,12 @@ struct tcp_conn {
 	uint64_t win_off; /* WIN_ADD being handled: its offset */
 
 	bool dead, gone_told, closing, in_rx;
+	/* the progress thread leaves the connection to a thread that polls
+	 * it (polls: ep_progress calls since ep_idle; pollgen: all of them)
+	 * or leads it; mute_timer gives it back when the polling stopped */
+	bool muted, leading;
+	unsigned polls, pollgen, pollgen_seen;
+	int mute_timer;
 };
 
 static inline void tcp_put_le(unsigned char *p, uint64_t v, int bytes)
@@ -302,6 +334,9 @@ int tcp_ep_lead(struct scif_ep *ep);
 int tcp_ep_lead_event(struct scif_ep *ep);
 void tcp_ep_unlead(struct scif_ep *ep);
 int tcp_send_pending(struct scif_ep *ep);
+int tcp_ep_idle(struct scif_ep *ep);
+uint64_t tcp_tx_delivered(struct tcp_conn *c);
+void tcp_unmute(struct tcp_conn *c);
 
 /* tcp_rma.c */
 void tcp_query(struct scif_ep *ep, struct scif_prov_attr *attr);

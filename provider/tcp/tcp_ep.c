@@ -30,7 +30,7 @@ int tcp_ep_open(struct scif_prov *prov, struct scif_ep *ep)
 		return -ENOMEM;
 	c->tp = (struct tcp_prov *)prov;
 	c->ep = ep;
-	c->fd = c->efd = c->handle = c->timer = -1;
+	c->fd = c->efd = c->handle = c->timer = c->mute_timer = -1;
 	scif__ep_set_prov_data(ep, c);
 	return 0;
 }
@@ -56,6 +56,10 @@ void tcp_conn_end(struct tcp_conn *c, int err)
 {
 	if (c->dead)
 		return;
+	/* what the peer's TCP had not acknowledged was not delivered: a
+	 * waiting scif_send counts the rest (the counters vanish with fd) */
+	if (c->state == TCP_UP && c->fd >= 0)
+		c->lost = c->tx_total - tcp_tx_delivered(c);
 	c->dead = true;
 	if (c->fd >= 0)
 		shutdown(c->fd, SHUT_RDWR);
@@ -320,7 +324,7 @@ static void sock_drain(int fd)
 void tcp_ep_close(struct scif_ep *ep)
 {
 	struct tcp_conn *c = tcp_conn_of(ep);
-	int handle, timer;
+	int handle, timer, mute_timer;
 
 	if (!c)
 		return;
@@ -332,12 +336,15 @@ void tcp_ep_close(struct scif_ep *ep)
 		tcp_tx_flush(c); /* last answers to the peer, best effort */
 	handle = c->handle;
 	timer = c->timer;
-	c->handle = c->timer = -1;
+	mute_timer = c->mute_timer;
+	c->handle = c->timer = c->mute_timer = -1;
 	scif__ep_unlock(ep);
 	if (handle >= 0)
 		scif__progress_del(c->tp->pg, handle);
 	if (timer >= 0)
 		scif__progress_del(c->tp->pg, timer);
+	if (mute_timer >= 0)
+		scif__progress_del(c->tp->pg, mute_timer);
 	scif__ep_lock(ep);
 	tcp_tx_free(c); /* releases the windows it holds */
 	if (c->wmr)

@@ -18,14 +18,19 @@
  * a frame type or length out of bounds, stream data beyond the window, an
  * answer to no request end the connection.
  *
- * The receiver acknowledges stream data it has taken at once (ACK: bytes
- * received, bytes consumed): that is "delivered" for send_pending, and the
- * window's update.  Consumption alone is reported when the sender may be
- * short of window.
+ * Delivery: a stream byte is at the peer when the peer's TCP acknowledged
+ * it (tcp_tx_delivered).  The receiver's ACK (bytes received, bytes consumed)
+ * goes when asked (ACKREQ: a sender is about to sleep on delivery, and no
+ * kernel event would wake it) and as the window's update, when the sender
+ * may be short of window.  Acknowledging every message instead would cost
+ * a send and a receive per message, which a request/response exchange
+ * pays for nothing: its answer carries the TCP acknowledgement.
  */
 #include "tcp.h"
 
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 
 #include <limits.h>
 #include <stdio.h>
@@ -69,6 +74,7 @@ struct tcp_txi *tcp_txi_new(uint8_t type, uint32_t plen, uint64_t dlen)
 	t->data = NULL;
 	t->win = NULL;
 	t->answer = false;
+	t->framed = true;
 	t->hlen = SCIF_WIRE_HDR_LEN + plen;
 	scif__wire_encode(t->head, &h);
 	return t;
@@ -105,6 +111,13 @@ void tcp_tx_free(struct tcp_conn *c)
 	c->tx_tail = NULL;
 }
 
+/* A frame header's last four bytes (unused by tcp): the stream bytes we
+ * received, as the frame leaves (see on_stamp). */
+static void stamp(const struct tcp_conn *c, unsigned char *hdr)
+{
+	tcp_put_le(hdr + SCIF_WIRE_HDR_LEN - 4, (uint32_t)c->rx_total, 4);
+}
+
 /* Gather the unsent part of the queue into iov. */
 static int tx_gather(struct tcp_conn *c, struct iovec *iov)
 {
@@ -112,6 +125,8 @@ static int tx_gather(struct tcp_conn *c, struct iovec *iov)
 	int n = 0;
 
 	for (t = c->tx_head; t && n < TCP_IOV - 1; t = t->next) {
+		if (!t->off && t->framed)
+			stamp(c, t->head);
 		if (t->off < t->hlen) {
 			iov[n].iov_base = t->head + t->off;
 			iov[n++].iov_len = t->hlen - t->off;
@@ -146,6 +161,25 @@ static void tx_advance(struct tcp_conn *c, size_t sent)
 	}
 }
 
+static bool rx_run(struct tcp_conn *c);
+
+/*
+ * [ep locked] The socket refuses our bytes: the peer reset or closed.  What
+ * it sent before may still wait in the socket, and its sender counted it
+ * delivered once our TCP acknowledged it: take it in before the connection
+ * ends (reading ends it, at the reset).
+ */
+static int tx_failed(struct tcp_conn *c)
+{
+	int err = tcp_loss_err(errno); /* silence: the node is lost */
+
+	scif_dbg("tcp: send to %u:%u: %m", c->peer_node, c->peer_port);
+	while (!c->in_rx && !c->dead && rx_run(c))
+		;
+	tcp_conn_end(c, err);
+	return err;
+}
+
 /* [ep locked] Send what the queue holds while the socket takes it.
  * Returns whether anything went. */
 bool tcp_tx_flush(struct tcp_conn *c)
@@ -163,12 +197,11 @@ bool tcp_tx_flush(struct tcp_conn *c)
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (r < 0) {
-			scif_dbg("tcp: send to %u:%u: %m", c->peer_node,
-				 c->peer_port);
-			tcp_conn_end(c, tcp_loss_err(errno));
+			tx_failed(c);
 			return true;
 		}
 		sent = true;
+		c->sock_tx += (uint64_t)r;
 		tx_advance(c, (size_t)r);
 	}
 	tcp_want_out(c, c->tx_head != NULL && !c->dead);
@@ -296,13 +329,34 @@ static int on_ack(struct tcp_conn *c, const unsigned char *p)
 {
 	uint64_t rx = tcp_get_le(p, 8), cons = tcp_get_le(p + 8, 8);
 
-	if (rx < c->peer_rx || rx > c->tx_total || cons < c->peer_cons ||
-	    cons > rx) {
+	/* rx may be behind a later frame's stamp (it was built earlier) */
+	if (rx > c->tx_total || cons < c->peer_cons || cons > rx) {
 		tcp_violation(c, "ACK out of range");
 		return -1;
 	}
-	c->peer_rx = rx;
+	if (rx > c->peer_rx)
+		c->peer_rx = rx;
 	c->peer_cons = cons;
+	c->answered = true;
+	return 1;
+}
+
+/* A frame's stamp (see stamp()): the peer had received that many of our
+ * stream bytes, modulo 2^32 (less than 2^31 are ever in flight: the
+ * window).  Behind what we know: an older frame; ahead of what we sent: a
+ * violation. */
+static int on_stamp(struct tcp_conn *c)
+{
+	uint32_t rx = (uint32_t)tcp_get_le(c->hbuf + SCIF_WIRE_HDR_LEN - 4, 4);
+	int32_t ahead = (int32_t)(rx - (uint32_t)c->peer_rx);
+
+	if (ahead <= 0)
+		return 1;
+	if ((uint64_t)ahead > c->tx_total - c->peer_rx) {
+		tcp_violation(c, "frame acknowledges bytes never sent");
+		return -1;
+	}
+	c->peer_rx += (uint64_t)ahead;
 	return 1;
 }
 
@@ -344,6 +398,9 @@ static int on_body(struct tcp_conn *c, bool *changed)
 		return tcp_rx_rdata(c, p, rest);
 	case TCP_DONE:
 		return tcp_rx_done(c, p);
+	case TCP_ACKREQ:
+		c->ack_due = true; /* answered when the parser is done */
+		return 1;
 	default:
 		return on_ctrl(c, p);
 	}
@@ -363,18 +420,24 @@ static int on_hdr(struct tcp_conn *c)
 	c->h.type = type;
 	c->h.version = c->hbuf[1];
 	c->h.len = len;
+	if (up && on_stamp(c) < 0)
+		return -1;
 	if (!up) {
 		if ((type != TCP_ACCEPT && type != TCP_REJECT) || len != 20)
 			goto bad;
 	} else if (type == SCIF_WIRE_DATA) {
 		if (!len || len > c->rxwin - (c->rx_total - c->consumed))
 			goto bad;
+		c->data_ask = c->hbuf[2] & TCP_F_ACK; /* ACK once all in */
 		c->sink = SINK_DATA;
 		c->left = len;
 		c->phase = RX_BULK;
 		return 1;
 	} else if (type >= SCIF_WIRE_CTRL_FIRST && type < SCIF_WIRE_NTYPES) {
 		if (len > SCIF_WIRE_CTRL_MAX)
+			goto bad;
+	} else if (type == TCP_ACKREQ) {
+		if (len)
 			goto bad;
 	} else if (type == TCP_ACK || type == TCP_DONE || type == TCP_READ) {
 		if (len != (type == TCP_READ ? 24u : 16u))
@@ -436,6 +499,8 @@ static void sink_moved(struct tcp_conn *c, uint64_t n)
 static int bulk_end(struct tcp_conn *c)
 {
 	c->phase = RX_HDR;
+	if (c->sink == SINK_DATA && c->data_ask)
+		c->ack_due = true;
 	if (c->sink == SINK_WRITE || c->sink == SINK_DROP)
 		tcp_rx_write_end(c);
 	else if (c->sink == SINK_RDATA)
@@ -445,7 +510,7 @@ static int bulk_end(struct tcp_conn *c)
 
 /* Move bulk: from staging, or straight from the socket.  1 progress, 0
  * staging empty, -1 the socket is empty or the connection ended. */
-static int bulk_step(struct tcp_conn *c, bool *changed, bool *got_data)
+static int bulk_step(struct tcp_conn *c, bool *changed)
 {
 	uint64_t max;
 	char *dst = sink_at(c, &max);
@@ -453,8 +518,6 @@ static int bulk_step(struct tcp_conn *c, bool *changed, bool *got_data)
 	ssize_t r;
 
 	*changed = true;
-	if (c->sink == SINK_DATA)
-		*got_data = true;
 	if (c->rpos < c->rend) {
 		n = rx_take(c, dst, max > UINT32_MAX ? UINT32_MAX :
 						      (uint32_t)max);
@@ -472,7 +535,7 @@ static int bulk_step(struct tcp_conn *c, bool *changed, bool *got_data)
 	return c->left ? 1 : bulk_end(c);
 }
 
-static int rx_step(struct tcp_conn *c, bool *changed, bool *got_data)
+static int rx_step(struct tcp_conn *c, bool *changed)
 {
 	uint32_t n;
 	int ret;
@@ -498,7 +561,7 @@ static int rx_step(struct tcp_conn *c, bool *changed, bool *got_data)
 			ret = bulk_end(c);
 		return ret;
 	default:
-		return bulk_step(c, changed, got_data);
+		return bulk_step(c, changed);
 	}
 }
 
@@ -506,14 +569,14 @@ static int rx_step(struct tcp_conn *c, bool *changed, bool *got_data)
  * happened. */
 static bool rx_run(struct tcp_conn *c)
 {
-	bool changed = false, got_data = false;
+	bool changed = false;
 	int budget = RX_BUDGET, r;
 
 	if (c->in_rx || c->fd < 0 || !c->rbuf)
 		return false;
 	c->in_rx = true;
 	while (!c->dead && !c->closing) {
-		r = rx_step(c, &changed, &got_data);
+		r = rx_step(c, &changed);
 		if (r < 0)
 			break;
 		if (r > 0)
@@ -524,8 +587,10 @@ static bool rx_run(struct tcp_conn *c)
 	c->in_rx = false;
 	if (c->closing)
 		scif__ep_wake(c->ep); /* ep_close waits for in_rx */
-	if (got_data && !c->dead)
+	if (c->ack_due && !c->dead) {
+		c->ack_due = false;
 		send_ack(c);
+	}
 	return changed;
 }
 
@@ -567,6 +632,7 @@ ssize_t tcp_send(struct scif_ep *ep, const void *buf, size_t len)
 	uint64_t win;
 	size_t n, done = 0, total;
 	ssize_t r;
+	bool ask;
 
 	if (!c || c->state != TCP_UP || c->dead)
 		return -ECONNRESET;
@@ -577,7 +643,13 @@ ssize_t tcp_send(struct scif_ep *ep, const void *buf, size_t len)
 	if (!n)
 		return 0;
 	h.len = (uint32_t)n;
+	/* our senders sleep on delivery: ask now rather than after (a frame
+	 * of its own, a wake-up of its own at the peer); now and then not,
+	 * to see whether that is still so (tcp_ep_idle) */
+	ask = c->want_ack && (++c->probe & 15);
+	h.credits = ask ? TCP_F_ACK : 0;
 	scif__wire_encode(hdr, &h);
+	stamp(c, hdr);
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = sizeof(hdr);
 	iov[1].iov_base = (void *)buf;
@@ -587,13 +659,17 @@ ssize_t tcp_send(struct scif_ep *ep, const void *buf, size_t len)
 		r = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		int err = tcp_loss_err(errno);
-
-		tcp_conn_end(c, err);
-		return err;
+		return tx_failed(c);
 	}
 	if (r > 0)
 		done = (size_t)r;
+	/* nothing was queued: the frame starts at sock_tx */
+	c->data_end = c->sock_tx + total;
+	if (ask) {
+		c->ackreq_end = c->data_end;
+		c->answered = false;
+	}
+	c->sock_tx += done;
 	c->tx_total += n;
 	if (done == total)
 		return (ssize_t)n;
@@ -659,15 +735,66 @@ int tcp_send_ready(struct scif_ep *ep)
 	return !c->tx_head && tx_window(c) > 0;
 }
 
+/* [ep locked] Stream bytes at the peer: all of them once its TCP holds the
+ * last stream frame (every byte written before it is in too), else what
+ * its library acknowledged. */
+uint64_t tcp_tx_delivered(struct tcp_conn *c)
+{
+	int outq;
+
+	if (c->in_end == c->data_end || c->peer_rx == c->tx_total)
+		return c->tx_total;
+	if (c->sock_tx < c->data_end) /* part of it waits in the queue */
+		return c->peer_rx;
+	if (ioctl(c->fd, SIOCOUTQ, &outq) < 0) {
+		scif_dbg("tcp: SIOCOUTQ: %m");
+		return c->peer_rx;
+	}
+	if ((uint64_t)outq > c->sock_tx - c->data_end)
+		return c->peer_rx;
+	c->in_end = c->data_end;
+	return c->tx_total;
+}
+
 int tcp_send_pending(struct scif_ep *ep)
 {
 	struct tcp_conn *c = tcp_conn_of(ep);
 	uint64_t p;
 
-	if (!c || c->state != TCP_UP || c->dead)
+	if (!c || c->state != TCP_UP)
 		return 0;
-	p = c->tx_total - c->peer_rx;
+	p = c->dead ? c->lost : c->tx_total - tcp_tx_delivered(c);
 	return p > INT_MAX ? INT_MAX : (int)p;
+}
+
+/* [ep locked] The caller stops polling, maybe to sleep until its stream
+ * bytes are in: ask the peer to say so (once per stream frame written).
+ * Whether it had to ask decides whether the next frames ask themselves. */
+int tcp_ep_idle(struct scif_ep *ep)
+{
+	struct tcp_conn *c = tcp_conn_of(ep);
+	bool asked;
+
+	if (!c)
+		return 0;
+	c->polls = 0; /* muted or not, it stays so: see mute() */
+	if (c->state != TCP_UP || c->dead || c->closing)
+		return 0;
+	asked = c->ackreq_end == c->data_end;
+	if (tcp_tx_delivered(c) == c->tx_total) {
+		if (!asked) /* in without asking: the sender polls */
+			c->want_ack = false;
+		return 0;
+	}
+	c->want_ack = true;
+	/* not asked yet, or answered without covering the frame (the answer
+	 * was to an earlier question, or raced with it): ask */
+	if (!asked || c->answered) {
+		c->ackreq_end = c->data_end;
+		c->answered = false;
+		(void)tcp_send_small(c, TCP_ACKREQ, NULL, 0);
+	}
+	return 0;
 }
 
 int tcp_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
@@ -694,8 +821,10 @@ int tcp_ep_lead(struct scif_ep *ep)
 	struct tcp_conn *c = tcp_conn_of(ep);
 
 	if (!c || c->closing || c->dead || c->state != TCP_UP ||
-	    c->handle < 0 || scif__progress_set_events(c->tp->pg, c->handle, 0))
+	    c->handle < 0 || (!c->muted &&
+			      scif__progress_set_events(c->tp->pg, c->handle, 0)))
 		return -EOPNOTSUPP;
+	c->muted = c->leading = true;
 	return c->efd;
 }
 
@@ -708,16 +837,88 @@ void tcp_ep_unlead(struct scif_ep *ep)
 {
 	struct tcp_conn *c = tcp_conn_of(ep);
 
-	if (c && c->handle >= 0)
-		scif__progress_set_events(c->tp->pg, c->handle, EPOLLIN);
+	if (!c)
+		return;
+	c->leading = false;
+	tcp_unmute(c);
 }
 
-/* [ep locked] A thread polls us (SCIF_SPIN_US): read and send ourselves. */
+/* [ep locked] The progress thread serves the connection again. */
+void tcp_unmute(struct tcp_conn *c)
+{
+	if (c->muted && !c->leading && c->handle >= 0)
+		scif__progress_set_events(c->tp->pg, c->handle, EPOLLIN);
+	c->muted = false;
+}
+
+static void mute_tick(void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct scif_ep *ep = c->ep;
+
+	scif__ep_get(ep);
+	scif__ep_lock(ep);
+	if (c->muted && !c->leading && c->mute_timer >= 0) {
+		if (c->pollgen != c->pollgen_seen) { /* still polled */
+			c->pollgen_seen = c->pollgen;
+			scif__progress_timer_set(c->tp->pg, c->mute_timer,
+						 scif__now_ms() + TCP_MUTE_MS);
+		} else {
+			tcp_unmute(c);
+		}
+	}
+	scif__ep_unlock(ep);
+	scif__ep_put(ep);
+}
+
+/*
+ * [ep locked] A thread polls the connection (its second poll since it last
+ * stopped): the progress thread stops watching it, else it wakes for each
+ * message the poller reads anyway and they fight for the lock.  It stays
+ * away across calls (a request/response loop polls call after call; giving
+ * it back each time costs two system calls per message) until the
+ * connection has not been polled for TCP_MUTE_MS, or a leader lets go.
+ */
+static void mute(struct tcp_conn *c)
+{
+	long long due = scif__now_ms() + TCP_MUTE_MS;
+
+	if (c->state != TCP_UP || c->closing || c->dead || c->handle < 0 ||
+	    scif__progress_set_events(c->tp->pg, c->handle, 0))
+		return;
+	c->muted = true;
+	c->pollgen_seen = c->pollgen;
+	if (c->mute_timer >= 0) {
+		scif__progress_timer_set(c->tp->pg, c->mute_timer, due);
+		return;
+	}
+	c->mute_timer = scif__progress_timer_add(c->tp->pg, due, 0, mute_tick,
+						 c);
+	if (c->mute_timer < 0) { /* nothing would give it back */
+		c->mute_timer = -1;
+		tcp_unmute(c);
+	}
+}
+
+/* [ep locked] A thread polls us (SCIF_SPIN_US): read and send ourselves,
+ * and look whether the peer's TCP took our stream bytes (no event says
+ * so: a sender polling for its delivery learns it here). */
 int tcp_ep_progress(struct scif_ep *ep)
 {
 	struct tcp_conn *c = tcp_conn_of(ep);
+	bool changed;
 
-	if (!c || c->closing || !tcp_service(c))
+	if (!c || c->closing)
+		return 0;
+	c->pollgen++;
+	if (++c->polls == 2 && !c->muted)
+		mute(c);
+	changed = tcp_service(c);
+	if (!changed && !c->dead && c->state == TCP_UP &&
+	    c->in_end != c->data_end && c->peer_rx != c->tx_total &&
+	    tcp_tx_delivered(c) == c->tx_total)
+		changed = true;
+	if (!changed)
 		return 0;
 	if (!c->closing)
 		scif__ep_wake(ep);

@@ -410,11 +410,5 @@ static int client(uint16_t node, uint16_t port)
 
 int main(int argc, char **argv)
 {
-	setvbuf(stdout, NULL, _IONBF, 0);
-	if (argc == 3 && !strcmp(argv[1], "server"))
-		return server((uint16_t)atoi(argv[2]));
-	if (argc == 4 && !strcmp(argv[1], "client"))
-		return client((uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]));
-	fprintf(stderr, "usage: %s server PORT | client NODE PORT\n", argv[0]);
-	return 2;
+	return tc_main(argc, argv, server, client);
 }

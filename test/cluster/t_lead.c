@@ -20,6 +20,12 @@
  *  4 KILLED: the server blocks a thread in recv and one in a send the client
  *    never reads, then the client process dies (_exit without closing): both
  *    server threads return with ECONNRESET (or the partial count).
+ *  5 ONEWAY: request/response turns where the server pauses before each
+ *    answer (over tcp its kernel then holds back acknowledgements, hoping
+ *    to send them with the answer), then a run of small messages the
+ *    server's application does not read for a while, and large ones: every
+ *    blocking send returns (its delivery is the libraries' business, whether the sender
+ *    sleeps or polls), every byte checked.
  * A hang anywhere ends the test through alarm().
  */
 #include "tc.h"
@@ -27,7 +33,10 @@
 #include <pthread.h>
 #include <signal.h>
 
-enum { BUSY = 1, MULTI, CLOSED, KILLED };
+enum { BUSY = 1, MULTI, CLOSED, KILLED, ONEWAY };
+#define TURNS 20
+#define ONEWAY_MSGS 2000
+#define ONEWAY_BIG 24 /* then messages of BIG / 8 bytes */
 #define MSGS 2000
 #define MSGLEN 256
 #define RMA_ITERS 300
@@ -227,6 +236,34 @@ static void serve_closed(scif_epd_t epd)
 		 "closed: no POLLHUP (revents %#x)", pe.revents);
 }
 
+static void serve_oneway(scif_epd_t epd)
+{
+	uint8_t m[8], *big;
+	long bad;
+	int i;
+
+	for (i = 0; i < TURNS; i++) {
+		tc_recv_all(epd, m, sizeof(m));
+		usleep(2000);
+		tc_send_all(epd, m, sizeof(m));
+	}
+	usleep(300000); /* the client sends meanwhile: unread */
+	for (i = 0; i < ONEWAY_MSGS; i++) {
+		tc_recv_all(epd, m, sizeof(m));
+		bad = tc_verify(m, sizeof(m), ONEWAY, (uint64_t)i * sizeof(m));
+		TC_CHECK(bad < 0, "one-way message %d byte %ld wrong", i, bad);
+	}
+	big = malloc(BIG / 8);
+	TC_CHECK(big, "malloc");
+	for (i = 0; i < ONEWAY_BIG; i++) {
+		tc_recv_all(epd, big, BIG / 8);
+		bad = tc_verify(big, BIG / 8, ONEWAY + 1, (uint64_t)i * BIG / 8);
+		TC_CHECK(bad < 0, "one-way big message %d byte %ld wrong", i, bad);
+	}
+	free(big);
+	tc_send_all(epd, m, 1);
+}
+
 struct conn {
 	scif_epd_t epd;
 	pthread_t t;
@@ -242,6 +279,7 @@ static void *serve_conn(void *arg)
 	case MULTI: serve_multi(c->epd); break;
 	case CLOSED: serve_closed(c->epd); break;
 	case KILLED: serve_killed(c->epd); break;
+	case ONEWAY: serve_oneway(c->epd); break;
 	default: TC_FAIL("unknown kind %u", c->kind);
 	}
 	scif_close(c->epd);
@@ -251,13 +289,13 @@ static void *serve_conn(void *arg)
 static int server(uint16_t port)
 {
 	scif_epd_t lep = tc_listen(port, 16);
-	struct conn c[NMULTI + 3];
+	struct conn c[NMULTI + 4];
 	int n = 0, i;
 
 	do {
 		struct scif_portID peer;
 
-		TC_CHECK(n < NMULTI + 3, "more connections than expected");
+		TC_CHECK(n < NMULTI + 4, "more connections than expected");
 		TC_CHECK(scif_accept(lep, &peer, &c[n].epd, SCIF_ACCEPT_SYNC) ==
 				 0,
 			 "accept");
@@ -351,6 +389,56 @@ static void client_closed(uint16_t node, uint16_t port)
 	free(jobs[1].buf);
 }
 
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void client_oneway(uint16_t node, uint16_t port)
+{
+	scif_epd_t epd = open_kind(node, port, ONEWAY);
+	uint8_t m[8], back[8], *big;
+	struct timespec t0;
+	double turns;
+	int i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < TURNS; i++) {
+		tc_fill(m, sizeof(m), (uint64_t)i, 0);
+		tc_send_all(epd, m, sizeof(m));
+		tc_recv_all(epd, back, sizeof(back));
+		TC_CHECK(!memcmp(m, back, sizeof(m)), "turn %d: wrong answer", i);
+	}
+	turns = ms_since(&t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < ONEWAY_MSGS; i++) {
+		tc_fill(m, sizeof(m), ONEWAY, (uint64_t)i * sizeof(m));
+		TC_CHECK(scif_send(epd, m, sizeof(m), SCIF_SEND_BLOCK) ==
+				 (int)sizeof(m),
+			 "one-way send %d", i);
+	}
+	/* information only (tests check behaviour, not timings) */
+	printf("t_lead client: %d paused turns in %.1f ms, %d unread blocking "
+	       "sends in %.1f ms\n",
+	       TURNS, turns, ONEWAY_MSGS, ms_since(&t0));
+	/* large ones: each reaches the peer in several pieces */
+	big = malloc(BIG / 8);
+	TC_CHECK(big, "malloc");
+	for (i = 0; i < ONEWAY_BIG; i++) {
+		tc_fill(big, BIG / 8, ONEWAY + 1, (uint64_t)i * BIG / 8);
+		TC_CHECK(scif_send(epd, big, BIG / 8, SCIF_SEND_BLOCK) ==
+				 BIG / 8,
+			 "one-way send of %d bytes, %d", BIG / 8, i);
+	}
+	free(big);
+	tc_recv_all(epd, m, 1);
+	scif_close(epd);
+}
+
 static int client(uint16_t node, uint16_t port)
 {
 	scif_epd_t epd;
@@ -362,6 +450,8 @@ static int client(uint16_t node, uint16_t port)
 	printf("t_lead client: %d endpoints, a waiter each: ok\n", NMULTI);
 	client_closed(node, port);
 	printf("t_lead client: closed under blocked threads: ok\n");
+	client_oneway(node, port);
+	printf("t_lead client: sends the peer does not read yet: ok\n");
 	epd = open_kind(node, port, KILLED);
 	tc_recv_all(epd, &c, 1);
 	usleep(300000); /* the server's threads are blocked now */

@@ -14,7 +14,8 @@
  *    on the flag with volatile loads in its own W and checks the message;
  * 3) the server's stores into its W, and the client's scif_writeto into it,
  *    become visible through the client's mapping within the bound
- *    (SCIF_MMAP_COHERENCE_US, plus slack for a loaded machine);
+ *    (SCIF_MMAP_COHERENCE_US, plus slack for a loaded machine), also on a
+ *    page that another thread of the client keeps writing;
  * 4) SCIF_MAP_FIXED over an existing mapping (its writes reach the peer
  *    first), partial unmaps (an unmapped page raises SIGSEGV, the rest keeps
  *    working), several mappings of one window (a fence makes a write through
@@ -23,11 +24,19 @@
  * 5) the server unregisters X while it is mapped: its unregister returns,
  *    the client's access raises SIGBUS;
  * 6) a peer killed while mapped (a forked child of the client): SIGBUS;
- * 7) scif_close unmaps; ECONNRESET once the server has closed.
+ * 7) scif_close unmaps; ECONNRESET once the server has closed;
+ * 8) sequential reads of a large window (the batches read ahead): every
+ *    byte, then again after the server has rewritten it (pages read ahead
+ *    before that, mapped or not, are not shown after the bound);
+ * 9) msync, in a child whose bound is 10 s (the clock writes nothing back
+ *    and drops nothing meanwhile), mapping a window of the client's:
+ *    MS_SYNC writes back at once, MS_INVALIDATE shows the peer's memory
+ *    at once, and msync's errors and other memory are the C library's.
  */
 #include "tc.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -42,13 +51,25 @@
 #define XOFF 0x30000000ull
 #define XLEN (4 * PG)
 #define VOFF 0x40000000ull
+#define SOFF 0x50000000ull
+#define MOFF 0x60000000ull
+#define SLEN (8ul << 20) /* past SCIF_MMAP_PREFETCH's default, twice */
 #define ROUNDS 1000
 #define MSG_OFF 0	   /* the tutorial's message: up to 2 pages */
 #define MSG_MAX (2 * PG - 64)
 #define FLAG_OFF (2 * PG) /* its flag, on the page after */
 #define SPIN_S 10.0
 
-enum { C_TUTORIAL = 1, C_FILL, C_VERIFY, C_UNREG_X, C_RECV, C_SEND, C_QUIT };
+enum {
+	C_TUTORIAL = 1,
+	C_FILL,
+	C_VERIFY,
+	C_UNREG_X,
+	C_RECV,
+	C_SEND,
+	C_FILL_S, /* fill S */
+	C_QUIT
+};
 
 struct cmd {
 	uint32_t op, pad;
@@ -222,7 +243,7 @@ static void server(uint16_t port)
 {
 	scif_epd_t l = tc_listen(port, 1);
 	struct scif_portID peer;
-	uint8_t *ro = pages(PG), *x = pages(XLEN);
+	uint8_t *ro = pages(PG), *x = pages(XLEN), *sq = pages(SLEN);
 	struct cmd c;
 	uint32_t ok;
 
@@ -232,6 +253,7 @@ static void server(uint16_t port)
 	reg(ro, PG, ROFF, SCIF_PROT_READ);
 	tc_fill(x, XLEN, 88, 0);
 	reg(x, XLEN, XOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	reg(sq, SLEN, SOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
 	for (;;) {
 		tc_recv_all(epd, &c, sizeof(c));
 		ok = 1;
@@ -246,6 +268,8 @@ static void server(uint16_t port)
 		}
 		if (c.op == C_FILL)
 			tc_fill(win + c.off, c.len, c.seed, 0);
+		else if (c.op == C_FILL_S)
+			tc_fill(sq, SLEN, c.seed, 0);
 		else if (c.op == C_VERIFY)
 			ok = tc_verify(win + c.off, c.len, c.seed, 0) < 0;
 		else if (c.op == C_UNREG_X)
@@ -346,6 +370,43 @@ static void errnos(void)
 	enodev();
 }
 
+/* The peer's stores to a page that another thread keeps writing (its
+ * first byte, without a pause: in every tick), seen within the bound all
+ * the same; seconds. */
+static volatile int writing;
+
+static void *writer(void *arg)
+{
+	volatile uint8_t *w = arg;
+	uint8_t n = 1;
+
+	while (writing)
+		w[0] = ++n ? n : ++n; /* never 0 */
+	return NULL;
+}
+
+static double written_page(void)
+{
+	uint8_t *w = map(NULL, PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+			 WOFF + 30 * PG);
+	pthread_t t;
+	double t0;
+
+	/* fetched, written, and being written before the peer's stores */
+	*(volatile uint8_t *)w = 0;
+	writing = 1;
+	TC_CHECK(pthread_create(&t, NULL, writer, w) == 0, "pthread_create");
+	while (!*(volatile uint8_t *)w)
+		sched_yield();
+	cmd(C_FILL, 30 * PG + 64, PG - 64, 3000);
+	t0 = wait_pattern(w + 64, PG - 64, 3000, 0, bound_s);
+	writing = 0;
+	pthread_join(t, NULL);
+	TC_CHECK(scif_munmap(w, PG) == 0, "munmap");
+	cmd(C_VERIFY, 30 * PG + 64, PG - 64, 3000); /* the peer's bytes stay */
+	return t0;
+}
+
 /* 3) the peer's stores, and our own scif_writeto, through the mapping */
 static void visibility(void)
 {
@@ -371,6 +432,8 @@ static void visibility(void)
 		t = wait_pattern(m + off, PG, 2000 + i, 0, bound_s);
 		worst = t > worst ? t : worst;
 	}
+	t = written_page();
+	worst = t > worst ? t : worst;
 	printf("visibility: worst %.3f ms (bound %.3f ms with slack)\n",
 	       worst * 1e3, bound_s * 1e3);
 	TC_CHECK(scif_munmap(m, WLEN) == 0, "munmap");
@@ -565,6 +628,129 @@ static void killed_peer(uint16_t port)
 	epd = saved;
 }
 
+/* 8) sequential reads: the first half, then (the server has rewritten S)
+ * the second half and the first again.  The batch read ahead past the
+ * first half, and its page left for the fault, were fetched before the
+ * rewrite: the bound has passed when they are read. */
+static void sequential(void)
+{
+	uint8_t *s = map(NULL, SLEN, SCIF_PROT_READ, 0, SOFF);
+	double t0;
+	long bad;
+
+	cmd(C_FILL_S, 0, 0, 61);
+	t0 = tc_now();
+	bad = tc_verify(s, SLEN / 2, 61, 0);
+	TC_CHECK(bad < 0, "first half: byte %ld", bad);
+	printf("sequential: %lu KiB in %.3f s\n", SLEN / 2 >> 10,
+	       tc_now() - t0);
+	/* the batch read ahead is in before the rewrite */
+	usleep((useconds_t)(settle_s * 1e6));
+	cmd(C_FILL_S, 0, 0, 62);
+	usleep((useconds_t)(settle_s * 1e6));
+	bad = tc_verify(s + SLEN / 2, SLEN / 2, 62, SLEN / 2);
+	TC_CHECK(bad < 0, "second half after the rewrite: byte %ld", bad);
+	bad = tc_verify(s, SLEN / 2, 62, 0);
+	TC_CHECK(bad < 0, "first half after the rewrite: byte %ld", bad);
+	TC_CHECK(scif_munmap(s, SLEN) == 0, "munmap S");
+}
+
+/* The peer's page at offset off of its window, read directly (RMA), shows
+ * pattern seed from position pos. */
+static void peer_is(uint64_t off, uint64_t seed, uint64_t pos,
+		    const char *what)
+{
+	uint8_t *b = pages(PG);
+
+	TC_CHECK(scif_vreadfrom(epd, b, PG, (off_t)off, SCIF_RMA_SYNC) == 0,
+		 "vreadfrom");
+	TC_CHECK(tc_verify(b, PG, seed, pos) < 0, "%s", what);
+	munmap(b, PG);
+}
+
+/* 9) in the child "t_mmap msync NODE PORT" (bound 10 s) */
+static void msync_child(uint16_t node, uint16_t port)
+{
+	uint8_t *m, *b = pages(PG), *gone = pages(PG), one = 1;
+
+	epd = tc_connect(node, port, 10);
+	tc_recv_all(epd, &one, 1);
+	m = map(NULL, 4 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0, MOFF);
+	TC_CHECK(tc_verify(m, 4 * PG, 71, 0) < 0, "M content");
+	/* MS_SYNC: the store is at the peer when msync returns */
+	tc_fill(m + PG, PG, 72, 0);
+	peer_is(MOFF + PG, 71, PG, "written back before msync");
+	TC_CHECK(msync(m + PG, PG, MS_SYNC) == 0, "msync(MS_SYNC)");
+	peer_is(MOFF + PG, 72, 0, "not written back by msync(MS_SYNC)");
+	/* MS_INVALIDATE: the peer's new bytes, not the copy fetched before */
+	tc_fill(b, PG, 73, 0);
+	TC_CHECK(scif_vwriteto(epd, b, PG, (off_t)(MOFF + 2 * PG),
+			       SCIF_RMA_SYNC) == 0,
+		 "vwriteto");
+	TC_CHECK(tc_verify(m + 2 * PG, PG, 71, 2 * PG) < 0,
+		 "dropped before msync");
+	TC_CHECK(msync(m + 2 * PG, PG, MS_INVALIDATE) == 0,
+		 "msync(MS_INVALIDATE)");
+	TC_CHECK(tc_verify(m + 2 * PG, PG, 73, 0) < 0,
+		 "msync(MS_INVALIDATE) left the old copy");
+	/* both: a dirty page goes back, then comes again */
+	tc_fill(m + 3 * PG, PG, 74, 0);
+	TC_CHECK(msync(m, 4 * PG, MS_SYNC | MS_INVALIDATE) == 0,
+		 "msync(MS_SYNC | MS_INVALIDATE)");
+	peer_is(MOFF + 3 * PG, 74, 0, "MS_SYNC | MS_INVALIDATE");
+	TC_CHECK(tc_verify(m + 3 * PG, PG, 74, 0) < 0 &&
+			 tc_verify(m + PG, PG, 72, 0) < 0,
+		 "after MS_SYNC | MS_INVALIDATE");
+	TC_CHECK(msync(m, PG, MS_ASYNC) == 0, "msync(MS_ASYNC)");
+	/* the C library's checks, and memory that is not a mapping's */
+	TC_ERRNO(msync(m, PG, MS_SYNC | MS_ASYNC), EINVAL);
+	TC_ERRNO(msync(m + 1, PG, MS_SYNC), EINVAL);
+	TC_CHECK(msync(b, PG, MS_SYNC | MS_INVALIDATE) == 0, "msync of memory");
+	munmap(gone, PG);
+	TC_ERRNO(msync(gone, PG, MS_SYNC), ENOMEM);
+	TC_CHECK(scif_munmap(m, 4 * PG) == 0, "munmap M");
+	tc_send_all(epd, &one, 1);
+	tc_recv_all(epd, &one, 1);
+	TC_CHECK(scif_close(epd) == 0, "close");
+}
+
+/* 9) msync: a child maps our window M (its library with a bound of 10 s) */
+static void msync_test(uint16_t port)
+{
+	uint16_t self = 0, nodes[16];
+	scif_epd_t saved = epd, l = tc_listen((uint16_t)(port + 2), 1);
+	struct scif_portID peer;
+	uint8_t *w = pages(4 * PG), one = 1;
+	char a1[16], a2[16];
+	pid_t pid;
+	int st;
+
+	TC_CHECK(scif_get_nodeIDs(nodes, 16, &self) > 0, "get_nodeIDs");
+	snprintf(a1, sizeof(a1), "%u", self);
+	snprintf(a2, sizeof(a2), "%u", port + 2u);
+	pid = fork();
+	TC_CHECK(pid >= 0, "fork");
+	if (!pid) {
+		setenv("SCIF_MMAP_COHERENCE_US", "10000000", 1);
+		execl("/proc/self/exe", "t_mmap", "msync", a1, a2,
+		      (char *)NULL);
+		_exit(127);
+	}
+	TC_CHECK(scif_accept(l, &peer, &epd, SCIF_ACCEPT_SYNC) == 0, "accept");
+	tc_fill(w, 4 * PG, 71, 0);
+	reg(w, 4 * PG, MOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	tc_send_all(epd, &one, 1);
+	tc_recv_all(epd, &one, 1); /* the child is done with M */
+	tc_send_all(epd, &one, 1);
+	TC_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+			 WEXITSTATUS(st) == 0,
+		 "msync child: status 0x%x", st);
+	scif_close(epd);
+	scif_close(l);
+	munmap(w, 4 * PG);
+	epd = saved;
+}
+
 static void client(uint16_t node, uint16_t port)
 {
 	uint8_t *m;
@@ -581,6 +767,8 @@ static void client(uint16_t node, uint16_t port)
 	app_calls();
 	unregister_mapped();
 	killed_peer(port);
+	sequential();
+	msync_test(port);
 	/* 7) close unmaps; then ECONNRESET */
 	m = map(NULL, PG, SCIF_PROT_READ, 0, WOFF);
 	cmd(C_QUIT, 0, 0, 0);
@@ -602,6 +790,8 @@ int main(int argc, char **argv)
 	win = pages(WLEN);
 	if (argc == 2 && !strcmp(argv[1], "enodev"))
 		enodev_child();
+	else if (argc == 4 && !strcmp(argv[1], "msync"))
+		msync_child((uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]));
 	else if (argc == 3 && !strcmp(argv[1], "victim"))
 		victim((uint16_t)atoi(argv[2]));
 	else if (argc == 3 && !strcmp(argv[1], "server"))

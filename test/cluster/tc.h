@@ -124,4 +124,17 @@ static inline void tc_recv_all(scif_epd_t epd, void *buf, int len)
 	TC_CHECK(n == len, "recv %d returned %d", len, n);
 }
 
+/* main() of a two-role test: "server PORT" or "client NODE PORT". */
+static inline int tc_main(int argc, char **argv, int (*server)(uint16_t),
+			  int (*client)(uint16_t, uint16_t))
+{
+	setvbuf(stdout, NULL, _IONBF, 0);
+	if (argc == 3 && !strcmp(argv[1], "server"))
+		return server((uint16_t)atoi(argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "client"))
+		return client((uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]));
+	fprintf(stderr, "usage: %s server PORT | client NODE PORT\n", argv[0]);
+	return 2;
+}
+
 #endif

@@ -10,7 +10,8 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA, CREDIT, WIN_ADD, WIN_DEL, WIN_DEL_ACK, FENCE_REQ, FENCE_DONE, \
     WIN_SYNC, WIN_SYNC_DONE = range(1, 10)
-TCP_ACK, TCP_WRITE, TCP_READ, TCP_RDATA, TCP_DONE = 67, 68, 69, 70, 71
+TCP_ACK, TCP_WRITE, TCP_READ, TCP_RDATA, TCP_DONE, TCP_ACKREQ = \
+    67, 68, 69, 70, 71, 72
 
 
 def hdr(t, plen, credits=0, ccredits=0, version=1):
@@ -106,6 +107,9 @@ def tcp_frames():
     return {
         'data': msg(DATA, b'x' * 100),
         'ack': msg(TCP_ACK, struct.pack('<QQ', 0, 0)),
+        'ackreq': msg(TCP_ACKREQ),
+        'data_ask': msg(DATA, b'y' * 8, credits=1),
+        'stamp_ahead': msg(DATA, b'z' * 8, ccredits=0x1000),
         'write': msg(TCP_WRITE, req(7, 0x10000 + 8, 0) + bytes(range(16))),
         'write_ro': msg(TCP_WRITE, req(8, 0x20000, 0) + b'\xff' * 16),
         'write_edge': msg(TCP_WRITE, req(9, 0x10000 + 4090, 0) + b'\xff' * 16),
