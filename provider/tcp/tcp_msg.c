@@ -164,7 +164,8 @@ static void tx_advance(struct tcp_conn *c, size_t sent)
 static bool rx_run(struct tcp_conn *c);
 
 /*
- * [ep locked] The socket refuses our bytes: the peer reset or closed.  What
+ * [ep locked] The socket refuses our bytes: the peer reset or closed (or
+ * fell silent: its node is lost, tcp_loss_err).  What
  * it sent before may still wait in the socket, and its sender counted it
  * delivered once our TCP acknowledged it: take it in before the connection
  * ends (reading ends it, at the reset).
