@@ -264,6 +264,7 @@ struct tcp_conn {
 	uint64_t win_off; /* WIN_ADD being handled: its offset */
 
 	bool dead, gone_told, closing, in_rx;
+	bool rx_short; /* this receive pass's last read was short */
 	/* the progress thread leaves the connection to a thread that polls
 	 * it (polls: ep_progress calls since ep_idle; pollgen: all of them)
 	 * or leads it; mute_timer gives it back when the polling stopped */

@@ -261,6 +261,8 @@ static int rx_fill(struct tcp_conn *c)
 			 MSG_DONTWAIT);
 	while (r < 0 && errno == EINTR);
 	if (r > 0) {
+		/* a short read took all there was (see rx_run) */
+		c->rx_short = (uint32_t)r < TCP_RBUF - c->rend;
 		c->rend += (uint32_t)r;
 		return 1;
 	}
@@ -576,13 +578,17 @@ static bool rx_run(struct tcp_conn *c)
 	if (c->in_rx || c->fd < 0 || !c->rbuf)
 		return false;
 	c->in_rx = true;
+	c->rx_short = false;
 	while (!c->dead && !c->closing) {
 		r = rx_step(c, &changed);
 		if (r < 0)
 			break;
 		if (r > 0)
 			continue;
-		if (!budget-- || rx_fill(c) <= 0)
+		/* after a short read the socket is empty: asking again costs
+		 * a system call per message (what came since keeps the
+		 * descriptor readable, so nothing is missed) */
+		if (!budget-- || c->rx_short || rx_fill(c) <= 0)
 			break;
 	}
 	c->in_rx = false;
@@ -829,9 +835,11 @@ int tcp_ep_lead(struct scif_ep *ep)
 	return c->efd;
 }
 
+static int ep_poll(struct scif_ep *ep, bool fired);
+
 int tcp_ep_lead_event(struct scif_ep *ep)
 {
-	return tcp_ep_progress(ep);
+	return ep_poll(ep, true);
 }
 
 void tcp_ep_unlead(struct scif_ep *ep)
@@ -901,10 +909,22 @@ static void mute(struct tcp_conn *c)
 	}
 }
 
-/* [ep locked] A thread polls us (SCIF_SPIN_US): read and send ourselves,
- * and look whether the peer's TCP took our stream bytes (no event says
- * so: a sender polling for its delivery learns it here). */
-int tcp_ep_progress(struct scif_ep *ep)
+/* [ep locked] Nothing to read, nothing waiting for room: asked without
+ * the socket's lock, which a poller's receive would take in turns with the
+ * kernel delivering the very data it waits for. */
+static bool tcp_quiet(struct tcp_conn *c)
+{
+	struct epoll_event ev;
+
+	return c->state == TCP_UP && !c->dead && c->efd >= 0 &&
+	       epoll_wait(c->efd, &ev, 1, 0) == 0;
+}
+
+/* [ep locked] A thread polls us (SCIF_SPIN_US), or the leader's descriptor
+ * fired (so something is there): read and send ourselves, and look whether
+ * the peer's TCP took our stream bytes (no event says so: a sender polling
+ * for its delivery learns it here). */
+static int ep_poll(struct scif_ep *ep, bool fired)
 {
 	struct tcp_conn *c = tcp_conn_of(ep);
 	bool changed;
@@ -914,7 +934,7 @@ int tcp_ep_progress(struct scif_ep *ep)
 	c->pollgen++;
 	if (++c->polls == 2 && !c->muted)
 		mute(c);
-	changed = tcp_service(c);
+	changed = !fired && tcp_quiet(c) ? false : tcp_service(c);
 	if (!changed && !c->dead && c->state == TCP_UP &&
 	    c->in_end != c->data_end && c->peer_rx != c->tx_total &&
 	    tcp_tx_delivered(c) == c->tx_total)
@@ -924,4 +944,9 @@ int tcp_ep_progress(struct scif_ep *ep)
 	if (!c->closing)
 		scif__ep_wake(ep);
 	return 1;
+}
+
+int tcp_ep_progress(struct scif_ep *ep)
+{
+	return ep_poll(ep, false);
 }
