@@ -67,7 +67,7 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 		const struct scif_provider_ops *ops = ep->ops;
 		ssize_t n;
 
-		ret = scif__ep_check(ep->state, send ? SCIF_OP_SEND : SCIF_OP_RECV);
+		ret = scif__ep_allowed(ep, send ? SCIF_OP_SEND : SCIF_OP_RECV);
 		/* After the peer left, what it sent is still delivered. */
 		if (ret && (send || ep->state != SCIF_EP_DISCONNECTED))
 			break;
@@ -109,7 +109,7 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 	if (done)
 		ret = done;
 	else if (!ret && ep->state == SCIF_EP_DISCONNECTED)
-		ret = -ECONNRESET;
+		ret = scif__ep_lost(ep);
 out:
 	scif__ep_put(ep);
 	return scif__ret(ret);

@@ -267,7 +267,7 @@ int scif__wait_reply(struct scif_ep *ep, uint32_t id)
 {
 	while (!scif__reply_seen(ep, id)) {
 		if (ep->state != SCIF_EP_CONNECTED || ep->rma_err)
-			return -ECONNRESET;
+			return scif__ep_lost(ep);
 		scif__ep_wait(ep, -1);
 	}
 	return 0;
@@ -280,7 +280,7 @@ int scif__wait_seq(struct scif_ep *ep, uint64_t seq)
 			return ep->state == SCIF_EP_CONNECTED ||
 					       ep->state ==
 						       SCIF_EP_DISCONNECTED ?
-				       -ECONNRESET :
+				       scif__ep_lost(ep) :
 				       -ENOTCONN;
 		scif__ep_wait(ep, -1);
 	}

@@ -47,7 +47,7 @@ static int fence_enter(scif_epd_t epd, struct scif_ep **ep)
 	/* writes through the endpoint's mappings are RMAs before the fence */
 	scif__mmap_flush(*ep);
 	scif__ep_lock(*ep);
-	ret = scif__ep_check((*ep)->state, SCIF_OP_RMA);
+	ret = scif__ep_allowed(*ep, SCIF_OP_RMA);
 	if (ret) {
 		scif__ep_unlock(*ep);
 		scif__ep_put(*ep);
@@ -202,7 +202,7 @@ SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 			rw = scif__rwindow_find(ep, (uint64_t)roff, 8);
 		if (!rw) {
 			ret = ep->state == SCIF_EP_CONNECTED ? -ENXIO :
-							       -ECONNRESET;
+							       scif__ep_lost(ep);
 			goto out;
 		}
 		/* the device would refuse it and fail the connection */

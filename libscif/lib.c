@@ -438,6 +438,16 @@ static void lib_settings(struct scif_lib *lib)
 	lib->close_timeout_ms =
 		(int)scif__env_u32("SCIF_CLOSE_TIMEOUT_MS", 30000, 0, 3600000);
 	lib->spin_us = (int)scif__env_u32("SCIF_SPIN_US", 0, 0, 1000000);
+	/* node loss: each provider's heartbeat (docs/nodes.md) */
+	lib->hb_ms = (int)scif__env_u32("SCIF_HEARTBEAT_MS", 1000, 100, 3600000);
+	lib->hb_timeout_ms = (int)scif__env_u32("SCIF_HEARTBEAT_TIMEOUT_MS",
+						3000, 200, 3600000);
+	if (lib->hb_timeout_ms < 2 * lib->hb_ms) {
+		scif_warn("SCIF_HEARTBEAT_TIMEOUT_MS=%d is under twice "
+			  "SCIF_HEARTBEAT_MS=%d: using %d",
+			  lib->hb_timeout_ms, lib->hb_ms, 2 * lib->hb_ms);
+		lib->hb_timeout_ms = 2 * lib->hb_ms;
+	}
 	/* a mapping's pages are re-fetched and its writes sent back within
 	 * this bound (docs/mmap.md) */
 	lib->mmap_coherence_us =
@@ -458,6 +468,7 @@ static void lib_init(void)
 	}
 	pthread_mutex_init(&lib->table_lock, NULL);
 	pthread_mutex_init(&lib->probe_lock, NULL);
+	pthread_mutex_init(&lib->members_lock, NULL);
 	pthread_mutex_init(&lib->pinned_lock, NULL);
 	pthread_mutex_init(&lib->gnt_lock, NULL);
 	pthread_mutex_init(&lib->maps_lock, NULL);
@@ -653,6 +664,9 @@ __attribute__((destructor)) static void lib_fini(void)
 	for (i = 0; i < lib->table_size; i++)
 		if (lib->table[i])
 			return;
+	if (scif__members_thread(lib))
+		return; /* exit() in a client callback: the watch is running */
+	scif__members_stop(lib);
 	providers_stop(lib);
 	scif__progress_stop(&lib->progress);
 	scif__ports_fini(&lib->ports);
@@ -683,6 +697,12 @@ int scif__lib_close_timeout_ms(struct scif_lib *lib)
 	return lib->close_timeout_ms;
 }
 
+void scif__lib_heartbeat(struct scif_lib *lib, int *period_ms, int *timeout_ms)
+{
+	*period_ms = lib->hb_ms;
+	*timeout_ms = lib->hb_timeout_ms;
+}
+
 /* Up when some provider that reaches it gets an answer. */
 static bool node_probe(struct scif_lib *lib, const struct scif_node *node)
 {
@@ -708,6 +728,31 @@ const struct scif_node *scif__node_find(struct scif_lib *lib, uint16_t id)
 	return scif__nodemap_find(&lib->map, id);
 }
 
+/* Cache a node's liveness, as of now. */
+static void probe_store(struct scif_lib *lib, uint16_t id, int up)
+{
+	size_t i;
+
+	pthread_mutex_lock(&lib->probe_lock);
+	for (i = 0; i < lib->nprobes && lib->probes[i].id != id; i++)
+		;
+	if (i == lib->nprobes) {
+		void *n = realloc(lib->probes,
+				  (lib->nprobes + 1) * sizeof(*lib->probes));
+
+		if (!n) {
+			pthread_mutex_unlock(&lib->probe_lock);
+			return;
+		}
+		lib->probes = n;
+		lib->nprobes++;
+	}
+	lib->probes[i].id = id;
+	lib->probes[i].up = up;
+	lib->probes[i].when_ms = scif__now_ms();
+	pthread_mutex_unlock(&lib->probe_lock);
+}
+
 bool scif__node_up(struct scif_lib *lib, uint16_t id)
 {
 	const struct scif_node *node = scif__nodemap_find(&lib->map, id);
@@ -731,26 +776,15 @@ bool scif__node_up(struct scif_lib *lib, uint16_t id)
 	pthread_mutex_unlock(&lib->probe_lock);
 
 	up = node_probe(lib, node);
-
-	pthread_mutex_lock(&lib->probe_lock);
-	for (i = 0; i < lib->nprobes && lib->probes[i].id != id; i++)
-		;
-	if (i == lib->nprobes) {
-		void *n = realloc(lib->probes,
-				  (lib->nprobes + 1) * sizeof(*lib->probes));
-
-		if (!n) {
-			pthread_mutex_unlock(&lib->probe_lock);
-			return up;
-		}
-		lib->probes = n;
-		lib->nprobes++;
-	}
-	lib->probes[i].id = id;
-	lib->probes[i].up = up;
-	lib->probes[i].when_ms = scif__now_ms();
-	pthread_mutex_unlock(&lib->probe_lock);
+	probe_store(lib, id, up);
 	return up;
+}
+
+void scif__node_lost(struct scif_lib *lib, uint16_t id)
+{
+	if (id != lib->self)
+		probe_store(lib, id, 0);
+	scif__members_kick(lib);
 }
 
 /* ---- endpoints ---- */
@@ -935,6 +969,8 @@ short scif__ep_events(struct scif_ep *ep)
 		break;
 	case SCIF_EP_DISCONNECTED:
 		ev |= POLLHUP;
+		if (scif__ep_lost(ep) == -ENODEV) /* the peer's node is lost */
+			ev |= POLLERR;
 		if (ops->recv_ready(ep))
 			ev |= POLLIN;
 		break;

@@ -8,9 +8,12 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static int node_cmp(const void *a, const void *b)
 {
@@ -229,6 +232,49 @@ int scif__node_resolve(const struct scif_node *node,
 	*salen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+/*
+ * An answer of any kind to a TCP connect to the node's address (a
+ * listener, or a reset from a closed port) says its kernel is there; no
+ * answer in time, or an unreachable network, that it is not.  The port
+ * probed is SCIF's (the core's reserved range is not listened on), port 1
+ * by convention.  It says nothing about SCIF software running there.
+ */
+int scif__node_answers(const struct scif_node *node, int timeout_ms)
+{
+	struct sockaddr_storage sa;
+	struct pollfd pfd;
+	socklen_t len, elen = sizeof(int);
+	int fd, err = 0, ret;
+
+	if (scif__node_resolve(node, &sa, &len))
+		return -ENODEV;
+	((struct sockaddr_in *)&sa)->sin_port = htons(1); /* same in v6 */
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (struct sockaddr *)&sa, len);
+	if (ret && errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		ret = poll(&pfd, 1, timeout_ms);
+		if (ret == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+					    &elen)) {
+			ret = err ? -1 : 0;
+		} else {
+			ret = -1;
+			err = ETIMEDOUT;
+		}
+	} else if (ret) {
+		err = errno;
+	}
+	close(fd);
+	if (!ret || err == ECONNREFUSED)
+		return 0;
+	scif_dbg("node %u does not answer: %s", node->id, strerror(err));
+	return -ENODEV;
 }
 
 static int addr_equal(const struct sockaddr *a, const struct sockaddr *b)

@@ -46,6 +46,9 @@ int scif__nodemap_add(struct scif_nodemap *map, uint16_t id, const char *addr);
 /* Resolve a node's address to a socket address (numeric or by name). */
 int scif__node_resolve(const struct scif_node *node,
 		       struct sockaddr_storage *sa, socklen_t *salen);
+/* 0 when the node's host answers a TCP connect to its address within
+ * timeout_ms (a reset counts), -ENODEV otherwise. */
+int scif__node_answers(const struct scif_node *node, int timeout_ms);
 /*
  * This process's node: SCIF_SELF_NODE if set (must be in the map), else the
  * single map entry whose address is configured on a local interface.

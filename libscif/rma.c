@@ -35,7 +35,7 @@ static int wait_posting(struct scif_ep *ep)
 	       !ep->rma_err)
 		scif__ep_wait(ep, -1);
 	if (ep->state != SCIF_EP_CONNECTED || ep->rma_err)
-		return -ECONNRESET;
+		return scif__ep_lost(ep);
 	return 0;
 }
 
@@ -53,7 +53,7 @@ static int post_all(struct scif_ep *ep, struct scif_rma_seg *segs, int n)
 		if (i == n)
 			break;
 		if (ep->rma_err || ep->state != SCIF_EP_CONNECTED)
-			return -ECONNRESET;
+			return scif__ep_lost(ep);
 		if (!k)
 			scif__ep_wait(ep, -1); /* full: wait for completions */
 	}
@@ -377,7 +377,7 @@ static int rma_local_virt(struct scif_ep *ep, enum scif_rma_op op, void *addr,
 	act->mr_held = true; /* every mr_reg gets its mr_dereg */
 	loc->mr = &act->mr;
 	loc->off = 0;
-	return scif__ep_check(ep->state, SCIF_OP_RMA);
+	return scif__ep_allowed(ep, SCIF_OP_RMA);
 }
 
 /* [ep locked] Release what a request that never got queued holds. */
@@ -430,7 +430,7 @@ static int rma_call(scif_epd_t epd, enum scif_rma_op op, off_t loffset,
 		flags |= SCIF_RMA_SYNC;
 	}
 	scif__ep_lock(ep);
-	ret = scif__ep_check(ep->state, SCIF_OP_RMA);
+	ret = scif__ep_allowed(ep, SCIF_OP_RMA);
 	if (ret || !len)
 		goto out;
 	if (virt)
@@ -492,7 +492,7 @@ int scif__rma_mr_sync(struct scif_ep *ep, enum scif_rma_op op,
 	int ret;
 
 	scif__ep_lock(ep);
-	ret = scif__ep_check(ep->state, SCIF_OP_RMA);
+	ret = scif__ep_allowed(ep, SCIF_OP_RMA);
 	if (!ret)
 		ret = rma_request(ep, op, &loc, roff, len, flags, NULL, &seq);
 	if (!ret)

@@ -145,6 +145,9 @@ struct scif_lib {
 	unsigned mmap_coherence_us; /* SCIF_MMAP_COHERENCE_US */
 	size_t mmap_prefetch;	    /* SCIF_MMAP_PREFETCH: bytes */
 
+	pthread_mutex_t members_lock; /* starting the membership watch */
+	struct scif_members *members; /* members.c: NULL until a client */
+
 	pthread_mutex_t probe_lock; /* node liveness cache */
 	struct {
 		uint16_t id;
@@ -156,6 +159,7 @@ struct scif_lib {
 	int accept_timeout_ms; /* requester must complete within this */
 	int close_timeout_ms;  /* each stage of a graceful scif_close */
 	int spin_us;	       /* spin before sleeping on an endpoint */
+	int hb_ms, hb_timeout_ms; /* SCIF_HEARTBEAT_MS, _TIMEOUT_MS */
 };
 
 /* Per-request piece counts of the RMAs in flight (rma.c). */
@@ -224,6 +228,24 @@ struct scif_ep {
 	struct scif_mr bounce_mr;
 	unsigned bounce_busy; /* bit per slot */
 };
+
+/* [ep locked] The errno of a connection that has ended: ENODEV when the
+ * peer's node was lost (its provider heard nothing for the heartbeat
+ * timeout), ECONNRESET otherwise (the peer closed or its process died). */
+static inline int scif__ep_lost(const struct scif_ep *ep)
+{
+	return ep->conn_err == -ENODEV || ep->rma_err == -ENODEV ? -ENODEV :
+								   -ECONNRESET;
+}
+
+/* [ep locked] scif__ep_check for ep's state, with the loss's errno. */
+static inline int scif__ep_allowed(const struct scif_ep *ep,
+				   enum scif_ep_op op)
+{
+	int ret = scif__ep_check(ep->state, op);
+
+	return ret == -ECONNRESET ? scif__ep_lost(ep) : ret;
+}
 
 /* rma.c */
 void scif__rma_close(struct scif_ep *ep);
@@ -375,6 +397,14 @@ void scif__ep_lead_revoke(struct scif_ep *ep);
 long long scif__now_ms(void);
 /* Probe whether a node answers (cached for a short while). */
 bool scif__node_up(struct scif_lib *lib, uint16_t node);
+/* A connection's heartbeat says node is lost: it counts as down (until
+ * the probe cache's time is up) and the membership watch looks now. */
+void scif__node_lost(struct scif_lib *lib, uint16_t node);
+/* members.c: have the watch look now; stop it (at exit); whether the
+ * calling thread is the watch's (it makes the client callbacks). */
+void scif__members_kick(struct scif_lib *lib);
+void scif__members_stop(struct scif_lib *lib);
+bool scif__members_thread(struct scif_lib *lib);
 
 /* A message of the peer refused: the one line logged for it, naming the
  * peer and saying that the connection ends (the provider ends it). */

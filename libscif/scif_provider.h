@@ -349,7 +349,9 @@ int scif__ep_wait(struct scif_ep *ep, long long deadline_ms);
 /* [ep locked] Connect or accept finished; err 0 or -errno. */
 void scif__ep_conn_done(struct scif_ep *ep, int err, uint16_t peer_node,
 			uint16_t peer_port);
-/* [ep locked] The peer went away or the transport failed. */
+/* [ep locked] The peer went away or the transport failed: err -ENODEV
+ * when the peer's node is lost (silent for the heartbeat timeout),
+ * -ECONNRESET (or 0) when the peer closed or its process ended. */
 void scif__ep_peer_gone(struct scif_ep *ep, int err);
 /* [lep locked] A connection request arrived on prov.  Returns 0 if queued
  * (the core owns req), -ECONNREFUSED if the backlog is full or lep no
@@ -384,6 +386,15 @@ const struct scif_node *scif__self(struct scif_lib *lib);
 struct scif_progress *scif__lib_progress(struct scif_lib *lib);
 /* scif_close bound on each wait of a graceful close (SCIF_CLOSE_TIMEOUT_MS). */
 int scif__lib_close_timeout_ms(struct scif_lib *lib);
+/* The heartbeat every provider keeps on its connections to other nodes
+ * (SCIF_HEARTBEAT_MS, SCIF_HEARTBEAT_TIMEOUT_MS; docs/nodes.md): while a
+ * connection is idle, one small message per period; a peer node heard
+ * from neither by traffic nor by heartbeat for timeout_ms is lost, and the
+ * provider ends the connection with scif__ep_peer_gone(ep, -ENODEV).  A
+ * peer whose kernel answers (a reset, a close, a disconnect) is a process
+ * that ended: -ECONNRESET, as before. */
+void scif__lib_heartbeat(struct scif_lib *lib, int *period_ms,
+			 int *timeout_ms);
 long long scif__now_ms(void);
 /* An environment setting in [lo, hi]; def when unset, empty or invalid
  * (logged).  strtoul base 0. */

@@ -196,7 +196,7 @@ int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 	if (ret)
 		return ret;
 	scif__ep_lock(ep);
-	ret = scif__ep_check(ep->state, SCIF_OP_REGISTER);
+	ret = scif__ep_allowed(ep, SCIF_OP_REGISTER);
 	if (!ret)
 		ret = window_place(ep, mem->len, offset, map_flags, &po);
 	w = ret ? NULL : calloc(1, sizeof(*w));
@@ -233,7 +233,7 @@ int scif__register(struct scif_ep *ep, const struct scif_mem *mem,
 		ret = -EINVAL; /* the header's errno for unusable memory */
 	if (!ret && ep->state != SCIF_EP_CONNECTED) {
 		ep->ops->mr_dereg(ep, &w->mr);
-		ret = scif__ep_check(ep->state, SCIF_OP_REGISTER);
+		ret = scif__ep_allowed(ep, SCIF_OP_REGISTER);
 	}
 	if (!ret) {
 		w->ready = true;
@@ -377,7 +377,7 @@ SCIF_EXPORT int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 		goto out_put;
 	}
 	scif__ep_lock(ep);
-	ret = scif__ep_check(ep->state, SCIF_OP_REGISTER);
+	ret = scif__ep_allowed(ep, SCIF_OP_REGISTER);
 	if (!ret)
 		ret = unregister_check(ep, off, len);
 	if (ret)

@@ -35,8 +35,9 @@
  *    window's data, sent from the window.  Nothing is buffered whole.
  *    Pieces complete when the target says so (DONE) or the read's data is
  *    in: in any order, per piece.
- *  - Peer loss: end of file, reset, socket errors; a silent peer by TCP
- *    keepalive and TCP_USER_TIMEOUT (SCIF_TCP_* settings, see tcp_prov.c).
+ *  - Peer loss: end of file, reset, socket errors (ECONNRESET); a silent
+ *    peer by TCP keepalive and TCP_USER_TIMEOUT, the heartbeat (ETIMEDOUT:
+ *    the node is lost, ENODEV; settings in tcp_prov.c).
  *  - The progress thread watches only readability, so each connection has
  *    an epoll descriptor of its own holding its socket (EPOLLOUT only while
  *    output waits); that descriptor is what the progress thread watches.
@@ -293,6 +294,7 @@ static inline uint64_t tcp_get_le(const unsigned char *p, int bytes)
 /* tcp_prov.c */
 struct tcp_conn *tcp_conn_of(struct scif_ep *ep);
 void tcp_sockopts(struct tcp_prov *tp, int fd);
+int tcp_loss_err(int err);
 void tcp_hello_encode(unsigned char *buf, uint8_t type,
 		      const struct tcp_hello *m);
 int tcp_hello_decode(const unsigned char *buf, size_t len, uint8_t type,

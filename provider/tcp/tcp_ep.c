@@ -65,7 +65,7 @@ void tcp_conn_end(struct tcp_conn *c, int err)
 		shutdown(c->fd, SHUT_RDWR);
 	tcp_want_out(c, false);
 	if (!c->closing)
-		tcp_slots_fail(c, -ECONNRESET);
+		tcp_slots_fail(c, err == -ENODEV ? -ENODEV : -ECONNRESET);
 	tcp_tx_free(c);
 	if (c->wmr) {
 		scif__ep_window_put(c->ep, c->wmr);

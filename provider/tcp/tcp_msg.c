@@ -164,17 +164,21 @@ static void tx_advance(struct tcp_conn *c, size_t sent)
 static bool rx_run(struct tcp_conn *c);
 
 /*
- * [ep locked] The socket refuses our bytes: the peer reset or closed.  What
+ * [ep locked] The socket refuses our bytes: the peer reset or closed (or
+ * fell silent: its node is lost, tcp_loss_err).  What
  * it sent before may still wait in the socket, and its sender counted it
  * delivered once our TCP acknowledged it: take it in before the connection
  * ends (reading ends it, at the reset).
  */
-static void tx_failed(struct tcp_conn *c)
+static int tx_failed(struct tcp_conn *c)
 {
+	int err = tcp_loss_err(errno); /* silence: the node is lost */
+
 	scif_dbg("tcp: send to %u:%u: %m", c->peer_node, c->peer_port);
 	while (!c->in_rx && !c->dead && rx_run(c))
 		;
-	tcp_conn_end(c, -ECONNRESET);
+	tcp_conn_end(c, err);
+	return err;
 }
 
 /* [ep locked] Send what the queue holds while the socket takes it.
@@ -264,12 +268,21 @@ static int rx_fill(struct tcp_conn *c)
 	}
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
-	if (r < 0)
+	if (r < 0) {
+		int err = errno;
+
 		scif_dbg("tcp: receive from %u:%u: %m", c->peer_node,
 			 c->peer_port);
-	else
+		if (c->state == TCP_UP && tcp_loss_err(err) == -ENODEV) {
+			scif_info("tcp: %u:%u silent (%s): its node is lost",
+				  c->peer_node, c->peer_port, strerror(err));
+			tcp_conn_end(c, -ENODEV);
+			return -1;
+		}
+	} else {
 		scif_dbg("tcp: %u:%u closed the connection", c->peer_node,
 			 c->peer_port);
+	}
 	tcp_conn_end(c, c->state == TCP_UP ? -ECONNRESET : -ECONNREFUSED);
 	return -1;
 }
@@ -653,8 +666,7 @@ ssize_t tcp_send(struct scif_ep *ep, const void *buf, size_t len)
 		r = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		tx_failed(c);
-		return -ECONNRESET;
+		return tx_failed(c);
 	}
 	if (r > 0)
 		done = (size_t)r;

@@ -7,25 +7,27 @@
  *   SCIF_TCP_WINDOW_KB        stream receive buffer per endpoint, the most
  *                             a sender has in flight (default 4096, 64 ..
  *                             65536, rounded up to a power of two)
- *   SCIF_TCP_USER_TIMEOUT_MS  TCP_USER_TIMEOUT: data unacknowledged this
- *                             long ends the connection (default 20000;
- *                             0: the kernel's retransmission limit)
+ *   SCIF_TCP_USER_TIMEOUT_MS  TCP_USER_TIMEOUT: nothing acknowledged this
+ *                             long ends the connection (default
+ *                             SCIF_HEARTBEAT_TIMEOUT_MS, 3000; 0: the
+ *                             kernel's retransmission limit)
  *   SCIF_TCP_KEEPALIVE_S      idle seconds before keepalive probes
- *                             (default 10; 0: no keepalive)
- *   SCIF_TCP_KEEPINTVL_S      seconds between probes (default 2)
- *   SCIF_TCP_KEEPCNT          unanswered probes that end it (default 5)
+ *                             (default SCIF_HEARTBEAT_MS in whole seconds,
+ *                             1; 0: no keepalive)
+ *   SCIF_TCP_KEEPINTVL_S      seconds between probes (default as above)
+ *   SCIF_TCP_KEEPCNT          unanswered probes that end it (default
+ *                             timeout / interval, 3)
  *   SCIF_TCP_CONNECT_MS       bound on a connect, and on node_probe
  *                             (default 5000)
  *   SCIF_TCP_SNDBUF_KB        SO_SNDBUF / SO_RCVBUF (default 0: the
  *                             kernel's autotuning)
- * A silent peer is thus noticed after about USER_TIMEOUT when data is
- * outstanding, after KEEPALIVE + KEEPINTVL * KEEPCNT when idle.
+ * A silent peer is thus noticed after about USER_TIMEOUT, idle or not: its
+ * node is lost (ENODEV); a reset or a close is its process's end.
  */
 #include "tcp.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -111,6 +113,50 @@ static uint32_t round_pow2(uint32_t v)
 	return p;
 }
 
+/*
+ * The heartbeat is the kernel's: keepalive probes on an idle connection
+ * (one empty segment per period, none while traffic flows, answered by the
+ * peer's kernel even when its process is busy), and TCP_USER_TIMEOUT,
+ * which ends the connection with ETIMEDOUT when nothing is acknowledged
+ * for the timeout, idle (probes) or not (data).  Keepalive counts whole
+ * seconds.  SCIF_TCP_* override the values derived from SCIF_HEARTBEAT_*.
+ */
+static void tcp_heartbeat(struct tcp_prov *tp, struct scif_lib *lib)
+{
+	int hb_ms, timeout_ms, s;
+
+	scif__lib_heartbeat(lib, &hb_ms, &timeout_ms);
+	s = (hb_ms + 999) / 1000;
+	tp->user_timeout_ms = (int)scif__env_u32("SCIF_TCP_USER_TIMEOUT_MS",
+						 (uint32_t)timeout_ms, 0,
+						 3600000);
+	tp->ka_idle = (int)scif__env_u32("SCIF_TCP_KEEPALIVE_S", (uint32_t)s,
+					 0, 32767);
+	tp->ka_intvl = (int)scif__env_u32("SCIF_TCP_KEEPINTVL_S", (uint32_t)s,
+					  1, 32767);
+	s = timeout_ms / (1000 * tp->ka_intvl);
+	tp->ka_cnt = (int)scif__env_u32("SCIF_TCP_KEEPCNT",
+					(uint32_t)(s < 1 ? 1 : s > 127 ? 127 : s),
+					1, 127);
+}
+
+/* The error that ends a connection whose socket failed with errno err:
+ * silence (nothing acknowledged in time) or no route to the peer is the
+ * node's loss; a reset or anything else is the peer process's end. */
+int tcp_loss_err(int err)
+{
+	switch (err) {
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EHOSTDOWN:
+	case ENETDOWN:
+		return -ENODEV;
+	default:
+		return -ECONNRESET;
+	}
+}
+
 static int tcp_init(struct scif_lib *lib, struct scif_prov **out)
 {
 	struct tcp_prov *tp;
@@ -132,11 +178,7 @@ static int tcp_init(struct scif_lib *lib, struct scif_prov **out)
 	}
 	tp->rxwin = round_pow2(scif__env_u32("SCIF_TCP_WINDOW_KB", 4096, 64,
 					     65536)) << 10;
-	tp->user_timeout_ms = (int)scif__env_u32("SCIF_TCP_USER_TIMEOUT_MS",
-						 20000, 0, 3600000);
-	tp->ka_idle = (int)scif__env_u32("SCIF_TCP_KEEPALIVE_S", 10, 0, 32767);
-	tp->ka_intvl = (int)scif__env_u32("SCIF_TCP_KEEPINTVL_S", 2, 1, 32767);
-	tp->ka_cnt = (int)scif__env_u32("SCIF_TCP_KEEPCNT", 5, 1, 127);
+	tcp_heartbeat(tp, lib);
 	tp->connect_ms = (int)scif__env_u32("SCIF_TCP_CONNECT_MS", 5000, 10,
 					    600000);
 	tp->sndbuf = (int)scif__env_u32("SCIF_TCP_SNDBUF_KB", 0, 0, 1 << 20)
@@ -158,51 +200,15 @@ static bool tcp_reaches(struct scif_prov *prov, const struct scif_node *node)
 	return !scif__node_resolve(node, &sa, &len);
 }
 
-/*
- * Whether the node's host answers: a TCP connect to its address, bounded.
- * An answer of any kind (a listener, or a reset from a closed port) says
- * the host is there; no answer in time, or an unreachable network, that
- * it is not.  The port probed is SCIF's (the core's SCIF_PORT_RSVD range
- * is not listened on), port 1 by convention.
- */
+/* Whether the node's host answers (scif__node_answers: a TCP connect). */
 static int tcp_node_probe(struct scif_prov *prov, const struct scif_node *node,
 			  int timeout_ms)
 {
 	struct tcp_prov *tp = (struct tcp_prov *)prov;
-	struct sockaddr_storage sa;
-	struct pollfd pfd;
-	socklen_t len, elen = sizeof(int);
-	int fd, err = 0, ret;
 
-	if (scif__node_resolve(node, &sa, &len))
-		return -ENODEV;
 	if (node->id == tp->self)
 		return 0;
-	((struct sockaddr_in *)&sa)->sin_port = htons(1); /* same in v6 */
-	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (struct sockaddr *)&sa, len);
-	if (ret && errno == EINPROGRESS) {
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		ret = poll(&pfd, 1, timeout_ms);
-		if (ret == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-					    &elen)) {
-			ret = err ? -1 : 0;
-		} else {
-			ret = -1;
-			err = ETIMEDOUT;
-		}
-	} else if (ret) {
-		err = errno;
-	}
-	close(fd);
-	if (!ret || err == ECONNREFUSED)
-		return 0;
-	scif_dbg("tcp: node %u does not answer: %s", node->id, strerror(err));
-	return -ENODEV;
+	return scif__node_answers(node, timeout_ms);
 }
 
 const struct scif_provider_ops scif_tcp_ops = {

@@ -103,6 +103,7 @@ struct verbs_prov {
 	uint32_t cdepth;	  /* control credits we offer */
 	uint32_t rma_depth;	  /* RMA work requests in flight per QP */
 	int resolve_ms;
+	int hb_ms, hb_timeout_ms; /* scif__lib_heartbeat */
 	size_t regcache_max; /* SCIF_REGCACHE_MAX_MB, in bytes */
 };
 
@@ -185,6 +186,11 @@ struct verbs_conn {
 	/* RMA */
 	uint32_t rma_depth, rma_inflight;
 	uint64_t max_piece;
+
+	/* heartbeat (verbs_hb.c) */
+	long long alive_ms; /* the last successful completion */
+	int hb_timer;
+	bool hb_posted; /* the zero-byte probe is in flight */
 };
 
 /* An endpoint bound to verbs (its prov_data), from ep_open to ep_close. */
@@ -239,6 +245,7 @@ bool verbs_cq_drain(struct verbs_conn *c);
 void verbs_conn_flush(struct verbs_conn *c, int timeout_ms);
 int verbs_ep_progress(struct scif_ep *ep);
 int verbs_ep_idle(struct scif_ep *ep);
+bool verbs_conn_poll(struct verbs_conn *c);
 int verbs_ep_lead(struct scif_ep *ep);
 int verbs_ep_lead_event(struct scif_ep *ep);
 void verbs_ep_unlead(struct scif_ep *ep);
@@ -249,6 +256,15 @@ int verbs_send_ready(struct scif_ep *ep);
 int verbs_send_pending(struct scif_ep *ep);
 int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 		    uint32_t len);
+
+/* verbs_hb.c: the heartbeat, started when the connection is established
+ * and stopped before it is destroyed; the errno a failed completion means
+ * (ENODEV: transport retries exhausted, the node is silent). */
+void verbs_hb_start(struct verbs_conn *c);
+void verbs_hb_stop(struct verbs_conn *c);
+/* The QP's ack timeout exponent for SCIF_HEARTBEAT_TIMEOUT_MS. */
+uint8_t verbs_hb_ack_timeout(const struct verbs_prov *vp);
+int verbs_wc_errno(const struct ibv_wc *wc);
 
 /* verbs_rma.c */
 void verbs_query(struct scif_ep *ep, struct scif_prov_attr *attr);
@@ -268,6 +284,11 @@ void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc);
 #define WRID_SEND (1ull << 63)
 #define WRID_RMA (1ull << 62)
 #define WRID_DATA (1ull << 61) /* a stream SEND: its length in bits 32-55 */
+#define WRID_HB (1ull << 60)   /* the heartbeat's zero-byte RDMA WRITE */
+/* The largest RMA piece: its completion is the heartbeat's sign of life
+ * during a long transfer (within the 3 s timeout from 350 kB/s on: a 16 MiB
+ * RDMA READ took longer than that under TCG). */
+#define VERBS_MAX_PIECE (1u << 20)
 #define WRID_DATA_LEN(id) (((id) >> 32) & 0xffffff)
 #define WRID_SEQ_MASK ((1ull << 56) - 1)
 

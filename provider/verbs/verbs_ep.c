@@ -128,6 +128,18 @@ int verbs_qp_move(struct verbs_conn *c, enum ibv_qp_state state)
 	if (state == IBV_QPS_RTS && !c->active &&
 	    attr.max_rd_atomic > c->dev->max_rd_atom)
 		attr.max_rd_atomic = (uint8_t)c->dev->max_rd_atom;
+	if (state == IBV_QPS_RTS) {
+		/* unacknowledged work fails within the heartbeat timeout
+		 * (verbs_hb.c); a shorter one of the CM's stays */
+		uint8_t t = verbs_hb_ack_timeout(c->vp);
+
+		scif_dbg("verbs: ack timeout %u (the CM's %u), %u retries", t,
+			 attr.timeout, attr.retry_cnt);
+		if (!(mask & IBV_QP_TIMEOUT) || !attr.timeout ||
+		    attr.timeout > t)
+			attr.timeout = t;
+		mask |= IBV_QP_TIMEOUT;
+	}
 	ret = ibv_modify_qp(c->qp, &attr, mask);
 	if (ret) {
 		scif_err("ibv_modify_qp to state %d: %s", state, strerror(ret));
@@ -220,7 +232,7 @@ static struct verbs_conn *conn_new(struct verbs_ep *ve)
 	c->kind = VERBS_CTX_CONN;
 	c->vp = ve->vp;
 	c->ep = ve->ep;
-	c->cc_handle = c->mute_timer = -1;
+	c->cc_handle = c->hb_timer = c->mute_timer = -1;
 	scif__ep_get(c->ep);
 	return c;
 }
@@ -383,6 +395,7 @@ void verbs_conn_destroy(struct verbs_conn *c)
 {
 	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
 
+	verbs_hb_stop(c); /* its tick takes the endpoint's lock: not held */
 	if (c->established) {
 		/* what rdma_disconnect does to a QP of its own */
 		verbs_qp_move(c, IBV_QPS_ERR);
@@ -568,6 +581,7 @@ static struct verbs_conn *on_established(struct verbs_conn *c,
 		c->ccredits = pd.cdepth;
 	}
 	scif__ep_conn_done(c->ep, 0, c->peer_node, c->peer_port);
+	verbs_hb_start(c);
 	return NULL;
 }
 

@@ -102,7 +102,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	c->rsize = c->ssize = vp->msg_size;
 	verbs_rx_table_init(c);
 	c->rma_depth = vp->rma_depth;
-	c->max_piece = 1u << 30;
+	c->max_piece = VERBS_MAX_PIECE;
 	if (!ibv_query_device(c->dev->verbs, &attr) && attr.max_qp_wr > 0 &&
 	    (uint32_t)attr.max_qp_wr < c->sdepth + c->rma_depth)
 		c->rma_depth = (uint32_t)attr.max_qp_wr > c->sdepth + 4 ?
@@ -117,7 +117,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	if (fcntl(c->cc->fd, F_SETFL, fcntl(c->cc->fd, F_GETFL) | O_NONBLOCK))
 		return -errno;
 	c->cq = ibv_create_cq(c->dev->verbs,
-			      (int)(c->nrbuf + c->sdepth + c->rma_depth), c,
+			      (int)(c->nrbuf + c->sdepth + c->rma_depth + 1), c,
 			      c->cc, 0);
 	if (!c->cq) {
 		ret = verbs_errno(-ENOMEM);
@@ -127,7 +127,7 @@ int verbs_conn_setup(struct verbs_conn *c)
 	qa.send_cq = c->cq;
 	qa.recv_cq = c->cq;
 	qa.qp_type = IBV_QPT_RC;
-	qa.cap.max_send_wr = c->sdepth + c->rma_depth;
+	qa.cap.max_send_wr = c->sdepth + c->rma_depth + 1; /* + heartbeat */
 	qa.cap.max_recv_wr = c->nrbuf;
 	qa.cap.max_send_sge = 1;
 	qa.cap.max_recv_sge = 1;
@@ -407,7 +407,7 @@ static void conn_error(struct verbs_conn *c, struct ibv_wc *wc)
 	if (!c->dead) {
 		c->dead = true;
 		if (!c->closing)
-			scif__ep_peer_gone(c->ep, -ECONNRESET);
+			scif__ep_peer_gone(c->ep, verbs_wc_errno(wc));
 	}
 }
 
@@ -433,13 +433,22 @@ static bool data_acked(struct verbs_conn *c, uint64_t len)
 bool verbs_cq_drain(struct verbs_conn *c)
 {
 	struct ibv_wc wc[CQ_BATCH];
-	bool wake = false;
+	bool wake = false, alive = false;
 	int n, i;
 
 	while ((n = ibv_poll_cq(c->cq, CQ_BATCH, wc)) > 0) {
 		for (i = 0; i < n; i++) {
 			uint64_t id = wc[i].wr_id;
 
+			alive |= wc[i].status == IBV_WC_SUCCESS;
+			if (id == WRID_HB) {
+				c->hb_posted = false;
+				if (wc[i].status != IBV_WC_SUCCESS) {
+					conn_error(c, &wc[i]);
+					wake = true;
+				}
+				continue;
+			}
 			if (id & WRID_RMA) {
 				verbs_rma_complete(c, &wc[i]);
 				wake = true;
@@ -460,6 +469,8 @@ bool verbs_cq_drain(struct verbs_conn *c)
 			}
 		}
 	}
+	if (alive)
+		c->alive_ms = scif__now_ms();
 	return wake;
 }
 
@@ -583,6 +594,12 @@ int verbs_ep_progress(struct scif_ep *ep)
 	if (++c->polls == 2 && !c->muted)
 		mute(c);
 	return conn_progress(c) ? 1 : 0;
+}
+
+/* [ep locked] Progress made by the library itself (the heartbeat's tick). */
+bool verbs_conn_poll(struct verbs_conn *c)
+{
+	return c->cq && conn_progress(c);
 }
 
 /* [ep locked] The caller stops polling: muted or not, the channel stays so

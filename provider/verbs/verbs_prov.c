@@ -157,6 +157,7 @@ static int verbs_init(struct scif_lib *lib, struct scif_prov **out)
 				     VERBS_MSG_MIN, 1u << 24);
 	vp->cdepth = scif__env_u32("SCIF_VERBS_CTRL_DEPTH", 8, 4, 1024);
 	vp->rma_depth = scif__env_u32("SCIF_VERBS_RMA_DEPTH", 128, 4, 4096);
+	scif__lib_heartbeat(lib, &vp->hb_ms, &vp->hb_timeout_ms);
 	vp->resolve_ms =
 		(int)scif__env_u32("SCIF_VERBS_RESOLVE_MS", 2000, 10, 600000);
 	vp->regcache_max =
@@ -229,9 +230,11 @@ static int probe_wait(struct rdma_event_channel *ch,
 }
 
 /*
- * A node is online when its address resolves through the RDMA stack:
- * address resolution sends ARP/ND and needs the peer to answer, and route
- * resolution needs a usable RDMA port towards it.
+ * A node is online when its address resolves through the RDMA stack
+ * (address resolution needs the peer to answer ARP/ND, route resolution a
+ * usable RDMA port towards it) and its host answers a TCP connect to that
+ * address (scif__node_answers): a neighbour entry outlives a node that
+ * died, so resolution alone would call it online for a while.
  */
 static int verbs_node_probe(struct scif_prov *prov,
 			    const struct scif_node *node, int timeout_ms)
@@ -262,6 +265,8 @@ static int verbs_node_probe(struct scif_prov *prov,
 	if (rdma_resolve_route(id, timeout_ms))
 		goto out_id;
 	ret = probe_wait(ch, RDMA_CM_EVENT_ROUTE_RESOLVED, timeout_ms + 100);
+	if (!ret)
+		ret = scif__node_answers(node, timeout_ms);
 out_id:
 	rdma_destroy_id(id);
 out_ch:

@@ -218,7 +218,7 @@ void verbs_query(struct scif_ep *ep, struct scif_prov_attr *attr)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
-	attr->max_piece = c ? c->max_piece : 1u << 30;
+	attr->max_piece = c ? c->max_piece : VERBS_MAX_PIECE;
 	attr->align = 1;
 	/* RC places RDMA WRITEs in order (no IBV_ACCESS_RELAXED_ORDERING on
 	 * our regions), and IBV_SEND_FENCE holds a request back until earlier
@@ -295,7 +295,7 @@ void verbs_rma_complete(struct verbs_conn *c, struct ibv_wc *wc)
 				 wc->opcode == IBV_WC_RDMA_READ ? "READ" :
 								  "WRITE",
 				 ibv_wc_status_str(wc->status));
-		scif__ep_rma_piece_done(c->ep, seq, -ECONNRESET);
+		scif__ep_rma_piece_done(c->ep, seq, verbs_wc_errno(wc));
 		return;
 	}
 	scif__ep_rma_piece_done(c->ep, seq, 0);

@@ -2,7 +2,8 @@
 # The shared library exports exactly the MPSS API, versioned SCIF_0.0, under
 # the soname libscif.so.0; besides it only the gntdev extensions of
 # scif_gnt.h (versioned SCIF_GNT_0.0), msync for scif_mmap mappings
-# (versioned SCIF_0.1, libscif/msync.c) and the core's internal interface
+# (versioned SCIF_0.1, libscif/msync.c), the kernel API's node callbacks of
+# scif_client.h (SCIF_CLIENT_0.0) and the core's internal interface
 # for run-time providers (scif__*, versioned SCIF_PRIVATE_0); and it links no
 # transport library (rdma-core is the verbs plugin's) and no Xen library
 # (libxengnttab is loaded when the gntdev calls are used).
@@ -23,9 +24,11 @@ node_syms() {
 }
 want=$(node_syms SCIF_0.0 | sort)
 want_gnt=$(node_syms SCIF_GNT_0.0 | sort)
+want_client=$(node_syms SCIF_CLIENT_0.0 | sort)
 # what the library defines and exports (functions and objects)
 all=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRVW]/ { print $3 }' |
-    grep -v '^SCIF_0\.[01]$\|^SCIF_GNT_0\.0$\|^SCIF_PRIVATE_0$' | sort)
+    grep -v '^SCIF_0\.[01]$\|^SCIF_GNT_0\.0$\|^SCIF_CLIENT_0\.0$\|^SCIF_PRIVATE_0$' |
+    sort)
 have=$(echo "$all" | grep -v '@@SCIF_PRIVATE_0$' || true)
 private=$(echo "$all" | grep '@@SCIF_PRIVATE_0$' || true)
 if echo "$private" | grep -qv '^scif__'; then
@@ -46,7 +49,12 @@ if [ "$(echo "$want" | wc -l)" -lt 26 ]; then
     echo "abi: the map lists too few symbols"
     fail=1
 fi
-want=$(printf '%s\n%s\nmsync@@SCIF_0.1\n' "$want" "$want_gnt" | sort)
+if [ "$(echo "$want_client" | wc -l)" -ne 2 ]; then
+    echo "abi: SCIF_CLIENT_0.0 should list the 2 calls of scif_client.h"
+    fail=1
+fi
+want=$(printf '%s\n%s\n%s\nmsync@@SCIF_0.1\n' "$want" "$want_gnt" \
+    "$want_client" | sort)
 extra=$(comm -13 <(echo "$want") <(echo "$have"))
 missing=$(comm -23 <(echo "$want") <(echo "$have"))
 if [ -n "$extra" ]; then
