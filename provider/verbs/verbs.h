@@ -189,6 +189,7 @@ struct verbs_conn {
 
 	/* heartbeat (verbs_hb.c) */
 	long long alive_ms; /* the last successful completion */
+	long long hb_sent_ms, hb_tick_ms; /* the probe posted, the last tick */
 	int hb_timer;
 	bool hb_posted; /* the zero-byte probe is in flight */
 };
@@ -262,8 +263,6 @@ int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
  * (ENODEV: transport retries exhausted, the node is silent). */
 void verbs_hb_start(struct verbs_conn *c);
 void verbs_hb_stop(struct verbs_conn *c);
-/* The QP's ack timeout exponent for SCIF_HEARTBEAT_TIMEOUT_MS. */
-uint8_t verbs_hb_ack_timeout(const struct verbs_prov *vp);
 int verbs_wc_errno(const struct ibv_wc *wc);
 
 /* verbs_rma.c */

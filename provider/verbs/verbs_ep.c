@@ -128,18 +128,15 @@ int verbs_qp_move(struct verbs_conn *c, enum ibv_qp_state state)
 	if (state == IBV_QPS_RTS && !c->active &&
 	    attr.max_rd_atomic > c->dev->max_rd_atom)
 		attr.max_rd_atomic = (uint8_t)c->dev->max_rd_atom;
-	if (state == IBV_QPS_RTS) {
-		/* unacknowledged work fails within the heartbeat timeout
-		 * (verbs_hb.c); a shorter one of the CM's stays */
-		uint8_t t = verbs_hb_ack_timeout(c->vp);
-
-		scif_dbg("verbs: ack timeout %u (the CM's %u), %u retries", t,
-			 attr.timeout, attr.retry_cnt);
-		if (!(mask & IBV_QP_TIMEOUT) || !attr.timeout ||
-		    attr.timeout > t)
-			attr.timeout = t;
-		mask |= IBV_QP_TIMEOUT;
-	}
+	/* The CM's ack timeout stays (rdma_cm's default for the port, about
+	 * 0.5 s on RoCE): a shorter one, set from the heartbeat timeout, made
+	 * Soft-RoCE in a loaded TCG VM retransmit whole 1 MiB RDMA WRITEs
+	 * (go-back-N) before their ACKs came, for seconds on end, until the
+	 * heartbeat took the silence for a lost node.  The heartbeat's timer,
+	 * not the adapter's retries, decides (verbs_hb.c). */
+	if (state == IBV_QPS_RTS)
+		scif_dbg("verbs: ack timeout %u, %u retries", attr.timeout,
+			 attr.retry_cnt);
 	ret = ibv_modify_qp(c->qp, &attr, mask);
 	if (ret) {
 		scif_err("ibv_modify_qp to state %d: %s", state, strerror(ret));

@@ -12,9 +12,9 @@
  * error state (what is posted flushes) and the endpoint is disconnected
  * with ENODEV.  While traffic flows nothing is added.  RMA pieces are at
  * most VERBS_MAX_PIECE, so a long transfer completes one now and then.
- * The transport's own retries also end (IBV_WC_RETRY_EXC_ERR: ENODEV), the
- * QP's ack timeout being set from the timeout; Soft-RoCE does not always
- * get there, so the timer decides.  A peer process that ends is not
+ * The transport's own retries may end first (IBV_WC_RETRY_EXC_ERR: ENODEV);
+ * the QP keeps the CM's ack timeout, and Soft-RoCE was not seen to get
+ * there at all, so the timer decides.  A peer process that ends is not
  * silent: its kernel sends the DREQ (DISCONNECTED, ECONNRESET).
  */
 #include "verbs.h"
@@ -37,6 +37,26 @@ static void hb_post(struct verbs_conn *c)
 		return;
 	}
 	c->hb_posted = true;
+	c->hb_sent_ms = scif__now_ms();
+}
+
+/*
+ * [ep locked] The time this process could not watch is not the peer's
+ * silence: a tick that comes late (the progress thread waited for the
+ * endpoint's lock while a caller was in a long ibv_post_send: Soft-RoCE
+ * runs the protocol in the caller's system call; or the process was not
+ * scheduled) moves the marks forward by its lateness.
+ */
+static void hb_forgive(struct verbs_conn *c, long long now)
+{
+	long long late = now - c->hb_tick_ms - c->vp->hb_ms;
+
+	if (late <= 0)
+		return;
+	scif_dbg("verbs: heartbeat of %u:%u ran %lld ms late", c->peer_node,
+		 c->peer_port, late);
+	c->alive_ms += late;
+	c->hb_sent_ms += late;
 }
 
 /* Timer (progress thread). */
@@ -44,7 +64,7 @@ static void hb_tick(void *arg)
 {
 	struct verbs_conn *c = arg;
 	struct scif_ep *ep = c->ep;
-	long long quiet;
+	long long quiet, now;
 
 	scif__ep_get(ep);
 	scif__ep_lock(ep);
@@ -53,10 +73,16 @@ static void hb_tick(void *arg)
 	/* what the channel has not told yet (as a caller polling would,
 	 * without counting as one: see mute() in verbs_msg.c) */
 	verbs_conn_poll(c);
-	quiet = scif__now_ms() - c->alive_ms;
+	now = scif__now_ms();
+	hb_forgive(c, now);
+	c->hb_tick_ms = now;
+	quiet = now - c->alive_ms;
 	if (quiet >= c->vp->hb_timeout_ms && !c->dead) {
-		scif_info("verbs: %u:%u silent for %lld ms: its node is lost",
-			  c->peer_node, c->peer_port, quiet);
+		scif_info("verbs: %u:%u silent for %lld ms: its node is lost "
+			  "(probe posted %lld ms ago, %u RMA pieces in flight)",
+			  c->peer_node, c->peer_port, quiet,
+			  c->hb_posted ? now - c->hb_sent_ms : -1LL,
+			  c->rma_inflight);
 		c->dead = true;
 		verbs_qp_move(c, IBV_QPS_ERR);
 		scif__ep_peer_gone(ep, -ENODEV);
@@ -68,12 +94,17 @@ out:
 	scif__ep_put(ep);
 }
 
+/* A connection to this node itself has no heartbeat: its peer's node is
+ * the one running it (a peer process that ends still sends the DREQ). */
 void verbs_hb_start(struct verbs_conn *c)
 {
 	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
 	int tick = c->vp->hb_ms / 2;
 
-	c->alive_ms = scif__now_ms();
+	c->hb_timer = -1;
+	if (c->peer_node == scif__self_node(c->vp->lib))
+		return;
+	c->alive_ms = c->hb_tick_ms = scif__now_ms();
 	c->hb_timer = scif__progress_timer_add(pg, c->alive_ms + tick, tick,
 					       hb_tick, c);
 	if (c->hb_timer < 0)
@@ -86,17 +117,6 @@ void verbs_hb_stop(struct verbs_conn *c)
 	if (c->hb_timer >= 0)
 		scif__progress_del(scif__lib_progress(c->vp->lib), c->hb_timer);
 	c->hb_timer = -1;
-}
-
-uint8_t verbs_hb_ack_timeout(const struct verbs_prov *vp)
-{
-	/* 4.096 us << t per try, 8 tries (retry_cnt 7) within the timeout */
-	uint64_t per_try = (uint64_t)vp->hb_timeout_ms * 1000 * 1000 / 8 / 4096;
-	uint8_t t = 0;
-
-	while (t < 31 && (2ull << t) <= per_try)
-		t++;
-	return t ? t : 1;
 }
 
 int verbs_wc_errno(const struct ibv_wc *wc)
