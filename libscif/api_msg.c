@@ -93,7 +93,7 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 		if (done == len || !(flags & SCIF_SEND_BLOCK))
 			break;
 		if (ep->state == SCIF_EP_DISCONNECTED && !n)
-			break; /* drained: ret holds ECONNRESET */
+			break; /* drained: ret holds ECONNRESET or ENODEV */
 		if (!n)
 			scif__ep_wait_io(ep);
 	}

@@ -75,7 +75,9 @@ void scif__ep_rma_piece_done(struct scif_ep *ep, uint64_t seq, int err)
 		return;
 	}
 	/* A failed piece never completes its request: RMA on the connection
-	 * has ended, and whoever waits for the request gets ECONNRESET. */
+	 * has ended, and whoever waits for the request (or a later one) gets
+	 * scif__ep_lost: ENODEV when the peer's node was lost, else
+	 * ECONNRESET. */
 	if (err) {
 		if (!ep->rma_err)
 			ep->rma_err = err;

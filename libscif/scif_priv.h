@@ -215,7 +215,9 @@ struct scif_ep {
 	uint64_t rma_seq;      /* last request we issued */
 	uint64_t rma_done_seq; /* every request <= this has completed */
 	struct scif_rma_inflight inflight;
-	int rma_err;	       /* a request failed: the connection is gone */
+	int rma_err;	       /* a request failed: RMA on the connection has
+				* ended (the connection itself may stay up:
+				* shm, a tcp target's refusal) */
 	struct scif_rma_action *actions, *actions_tail;
 	bool rma_posting; /* a request's pieces are being posted */
 	bool in_actions;  /* run_actions is running: a nested call defers */

@@ -11,9 +11,13 @@
  * wait left armed would fire again and again).  POLLHUP or POLLERR: the peer
  * or the device is gone.
  *
- * Connect: SCIF_CONNECT blocks in the kernel (MPSS 3 has no non-blocking
- * form), so it runs in a thread of its own that reports with
- * scif__ep_conn_done.  Accept: see "listening" below.
+ * Connect: the connecting file is opened O_NONBLOCK, so SCIF_CONNECT
+ * returns EINPROGRESS and the kernel connects in the background (a close
+ * meanwhile aborts it).  No thread of our own: the file's POLLOUT wakes the
+ * progress thread (conn_cb, connect_cb), which asks SCIF_CONNECT again for
+ * the outcome and reports it with scif__ep_conn_done.  Linux's driver has
+ * this form; whether MPSS 3's does is not verified (docs/mic.md).  Accept:
+ * see "listening" below.
  */
 #include "mic.h"
 
