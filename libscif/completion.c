@@ -111,7 +111,13 @@ static void run_action(struct scif_ep *ep, struct scif_rma_action *a, bool ok)
 		a->ref_window->refs--;
 	if (a->ref_rwindow)
 		scif__rwindow_put(ep, a->ref_rwindow);
-	if (ok && a->send_type) {
+	/* An answer to the peer's request goes even after our RMA failed, as
+	 * long as the connection is up (shm, a tcp target's refusal): what
+	 * it waits for is that none of ours is in flight any more, and none
+	 * is; unanswered, its scif_unregister or fence wait would wait for
+	 * ever. */
+	if (a->send_type && (ok || ep->state == SCIF_EP_CONNECTED ||
+			     ep->state == SCIF_EP_CLOSING)) {
 		struct scif_wire_id m = { .id = htole32(a->send_id) };
 
 		ep->ops->ctrl_send(ep, a->send_type, &m, sizeof(m));
@@ -265,10 +271,13 @@ bool scif__reply_seen(struct scif_ep *ep, uint32_t id)
 	       (SCIF_CTRL_ID_MASK >> 1);
 }
 
+/* A failed RMA of ours does not stop the peer from answering (over shm and
+ * after a tcp target's refusal the connection stays up): only the
+ * connection's end does. */
 int scif__wait_reply(struct scif_ep *ep, uint32_t id)
 {
 	while (!scif__reply_seen(ep, id)) {
-		if (ep->state != SCIF_EP_CONNECTED || ep->rma_err)
+		if (ep->state != SCIF_EP_CONNECTED)
 			return scif__ep_lost(ep);
 		scif__ep_wait(ep, -1);
 	}
@@ -302,14 +311,14 @@ void scif__rma_quiesce(struct scif_ep *ep, long long deadline)
 	uint32_t id;
 
 	scif__ep_lock(ep);
-	if (scif_rtree_empty(&ep->windows) || ep->rma_err || ep->state != SCIF_EP_CLOSING)
+	if (scif_rtree_empty(&ep->windows) || ep->state != SCIF_EP_CLOSING)
 		goto out;
 	ep->conn_err = 0; /* set by the upcall if the peer goes meanwhile */
 	id = scif__ctrl_new_id(ep);
 	m.id = htole32(id);
 	if (ep->ops->ctrl_send(ep, SCIF_WIRE_WIN_DEL, &m, sizeof(m)))
 		goto out;
-	while (!scif__reply_seen(ep, id) && !ep->conn_err && !ep->rma_err) {
+	while (!scif__reply_seen(ep, id) && !ep->conn_err) {
 		if (scif__ep_wait(ep, deadline) == -ETIMEDOUT) {
 			scif_warn("close: the peer did not confirm that its "
 				  "RMAs into our windows are done");

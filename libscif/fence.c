@@ -48,6 +48,10 @@ static int fence_enter(scif_epd_t epd, struct scif_ep **ep)
 	scif__mmap_flush(*ep);
 	scif__ep_lock(*ep);
 	ret = scif__ep_allowed(*ep, SCIF_OP_RMA);
+	/* after a failed RMA (the connection may stay up) a mark would never
+	 * complete and a signal never be written: the loss's errno instead */
+	if (!ret && (*ep)->rma_err)
+		ret = scif__ep_lost(*ep);
 	if (ret) {
 		scif__ep_unlock(*ep);
 		scif__ep_put(*ep);

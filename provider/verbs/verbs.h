@@ -190,7 +190,9 @@ struct verbs_conn {
 	/* heartbeat (verbs_hb.c) */
 	long long alive_ms; /* the last successful completion */
 	long long hb_sent_ms, hb_tick_ms; /* the probe posted, the last tick */
+	long long hb_check_ms; /* the second opinion asked */
 	int hb_timer;
+	int hb_check_fd; /* the silence's second opinion: a TCP connect */
 	bool hb_posted; /* the zero-byte probe is in flight */
 };
 

@@ -229,7 +229,7 @@ static struct verbs_conn *conn_new(struct verbs_ep *ve)
 	c->kind = VERBS_CTX_CONN;
 	c->vp = ve->vp;
 	c->ep = ve->ep;
-	c->cc_handle = c->hb_timer = c->mute_timer = -1;
+	c->cc_handle = c->hb_timer = c->mute_timer = c->hb_check_fd = -1;
 	scif__ep_get(c->ep);
 	return c;
 }

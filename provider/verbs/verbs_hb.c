@@ -8,9 +8,9 @@
  * half period; when nothing was heard for SCIF_HEARTBEAT_MS it posts one
  * zero-byte RDMA WRITE (no memory touched at either end, so no key: IB
  * C9-88), whose acknowledgement is heard like any other; when nothing was
- * heard for SCIF_HEARTBEAT_TIMEOUT_MS the node is lost: the QP goes to the
- * error state (what is posted flushes) and the endpoint is disconnected
- * with ENODEV.  While traffic flows nothing is added.  RMA pieces are at
+ * heard for SCIF_HEARTBEAT_TIMEOUT_MS and the node's kernel does not answer
+ * either (hb_silent), the node is lost: the QP goes to the error state
+ * (what is posted flushes) and the endpoint is disconnected with ENODEV.  While traffic flows nothing is added.  RMA pieces are at
  * most VERBS_MAX_PIECE, so a long transfer completes one now and then.
  * The transport's own retries may end first (IBV_WC_RETRY_EXC_ERR: ENODEV);
  * the QP keeps the CM's ack timeout, and Soft-RoCE was not seen to get
@@ -19,7 +19,11 @@
  */
 #include "verbs.h"
 
+#include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* [ep locked] Post the probe (one at a time). */
 static void hb_post(struct verbs_conn *c)
@@ -59,6 +63,106 @@ static void hb_forgive(struct verbs_conn *c, long long now)
 	c->hb_sent_ms += late;
 }
 
+/*
+ * The silence's second opinion.  Soft-RoCE in a loaded TCG VM (its vCPU
+ * running MiBs of a caller's RDMA WRITEs inside ibv_post_send) was seen to
+ * leave a probe unacknowledged for over 2 s while its node was well, and
+ * the connection was taken for lost.  So before silence means a lost
+ * node, the node's kernel is asked as well: a TCP connect to port 1 of the
+ * peer's address, as scif_get_nodeIDs' probes do (nodemap.c).  An answer,
+ * a reset included, means the node is up and the silence starts over; no
+ * answer by the next tick, or an error, means it is lost.  Returns 1 (it
+ * answered), 0 (asked, no answer yet) or -errno (it cannot answer).
+ */
+static int hb_check_start(struct verbs_conn *c)
+{
+	struct sockaddr *peer = rdma_get_peer_addr(c->id);
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int fd;
+
+	if (!peer || (peer->sa_family != AF_INET &&
+		      peer->sa_family != AF_INET6))
+		return -EAFNOSUPPORT;
+	len = peer->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+					   sizeof(struct sockaddr_in6);
+	memcpy(&sa, peer, len);
+	((struct sockaddr_in *)&sa)->sin_port = htons(1); /* same in v6 */
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0) {
+		scif_warn("verbs: heartbeat of %u:%u: socket: %m",
+			  c->peer_node, c->peer_port);
+		return -errno;
+	}
+	if (!connect(fd, (struct sockaddr *)&sa, len) ||
+	    errno == ECONNREFUSED) {
+		close(fd);
+		return 1;
+	}
+	if (errno != EINPROGRESS) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	c->hb_check_fd = fd;
+	return 0;
+}
+
+static int hb_check_result(struct verbs_conn *c)
+{
+	struct pollfd pfd = { .fd = c->hb_check_fd, .events = POLLOUT };
+	socklen_t elen = sizeof(int);
+	int err = 0;
+
+	if (poll(&pfd, 1, 0) != 1)
+		return 0;
+	if (getsockopt(c->hb_check_fd, SOL_SOCKET, SO_ERROR, &err, &elen))
+		err = errno;
+	return !err || err == ECONNREFUSED ? 1 : -err;
+}
+
+static void hb_check_end(struct verbs_conn *c)
+{
+	if (c->hb_check_fd >= 0)
+		close(c->hb_check_fd);
+	c->hb_check_fd = -1;
+}
+
+/* [ep locked] Silent for the timeout: ask (or hear) the node's kernel,
+ * then judge.  Whether the node is lost. */
+static bool hb_silent(struct verbs_conn *c, long long now, long long quiet)
+{
+	int r;
+
+	if (c->hb_check_fd < 0) {
+		c->hb_check_ms = now;
+		r = hb_check_start(c);
+	} else {
+		r = hb_check_result(c);
+		/* a tick (hb_ms / 2) later: no answer is an answer */
+		if (!r && now - c->hb_check_ms >= c->vp->hb_ms / 4)
+			r = -ETIMEDOUT;
+	}
+	if (!r)
+		return false;
+	hb_check_end(c);
+	if (r > 0) {
+		scif_info("verbs: %u:%u silent for %lld ms, but its node "
+			  "answers: not lost (the adapter is slow)",
+			  c->peer_node, c->peer_port, quiet);
+		c->alive_ms = now;
+		return false;
+	}
+	scif_info("verbs: %u:%u silent for %lld ms and its node does not "
+		  "answer (%s): it is lost (probe posted %lld ms ago, %u RMA "
+		  "pieces in flight)",
+		  c->peer_node, c->peer_port, quiet, strerror(-r),
+		  c->hb_posted ? now - c->hb_sent_ms : -1LL, c->rma_inflight);
+	return true;
+}
+
 /* Timer (progress thread). */
 static void hb_tick(void *arg)
 {
@@ -77,17 +181,16 @@ static void hb_tick(void *arg)
 	hb_forgive(c, now);
 	c->hb_tick_ms = now;
 	quiet = now - c->alive_ms;
-	if (quiet >= c->vp->hb_timeout_ms && !c->dead) {
-		scif_info("verbs: %u:%u silent for %lld ms: its node is lost "
-			  "(probe posted %lld ms ago, %u RMA pieces in flight)",
-			  c->peer_node, c->peer_port, quiet,
-			  c->hb_posted ? now - c->hb_sent_ms : -1LL,
-			  c->rma_inflight);
+	if (c->dead)
+		goto out;
+	if (quiet < c->vp->hb_timeout_ms) {
+		hb_check_end(c); /* heard meanwhile */
+		if (quiet >= c->vp->hb_ms && !c->hb_posted)
+			hb_post(c);
+	} else if (hb_silent(c, now, quiet)) {
 		c->dead = true;
 		verbs_qp_move(c, IBV_QPS_ERR);
 		scif__ep_peer_gone(ep, -ENODEV);
-	} else if (quiet >= c->vp->hb_ms && !c->hb_posted && !c->dead) {
-		hb_post(c);
 	}
 out:
 	scif__ep_unlock(ep);
@@ -117,6 +220,7 @@ void verbs_hb_stop(struct verbs_conn *c)
 	if (c->hb_timer >= 0)
 		scif__progress_del(scif__lib_progress(c->vp->lib), c->hb_timer);
 	c->hb_timer = -1;
+	hb_check_end(c); /* the tick is neither running nor going to */
 }
 
 int verbs_wc_errno(const struct ibv_wc *wc)

@@ -194,6 +194,7 @@ static void piece_finish(struct fep *fe, struct piece *pc)
 {
 	struct piece **pp;
 	int err = pc->err;
+	bool broke = false;
 
 	fk_lock();
 	if (fe->broken && !err)
@@ -216,14 +217,17 @@ static void piece_finish(struct fep *fe, struct piece *pc)
 	fk.outstanding--;
 	if (fk.record && !fk.first_rend)
 		fk.first_rend = pc->remote + pc->len;
-	if (err && !fe->broken) { /* the connection breaks, as a QP would */
-		fe->broken = true;
+	if (err && !fe->broken && !fk.fail_soft) {
+		/* the connection breaks, at both ends, as a QP's would */
+		fe->broken = broke = true;
 		if (fe->tx)
 			pipe_push(fe->tx, IT_GONE, 0, NULL, 0);
 		kick();
 	}
 	pthread_cond_broadcast(&fk.cv);
 	fk_unlock();
+	if (broke)
+		scif__ep_peer_gone(fe->ep, -ECONNRESET);
 	scif__ep_rma_piece_done(fe->ep, pc->seq, err);
 	free(pc);
 }

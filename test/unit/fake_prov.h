@@ -45,6 +45,8 @@ struct fk_state {
 	bool inline_odd; /* complete odd pieces of a batch inside rma_post */
 	bool imm_inline; /* complete fence values inside rma_post */
 	long fail_at;	 /* the piece with this number fails (0: none) */
+	bool fail_soft;	 /* ... and the connection stays up (shm, a tcp
+			  * target's refusal); else it breaks, as a QP */
 	bool record;	 /* note where the next completed piece ended */
 	char *first_rend;
 	/* counters */

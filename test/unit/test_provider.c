@@ -207,6 +207,7 @@ static void ctx_open(struct ctx *c, unsigned caps)
 	fk.inline_odd = true;
 	fk.imm_inline = false;
 	fk.fail_at = 0;
+	fk.fail_soft = false;
 	fk.record = false;
 	fk_unlock();
 	c->lep = scif_open();
@@ -245,6 +246,7 @@ static void ctx_close(struct ctx *c)
 
 	fk_lock();
 	fk.fail_at = 0;
+	fk.fail_soft = false;
 	fk.qmax = 0;
 	fk_unlock();
 	fk_release(0);
@@ -458,21 +460,27 @@ static void test_fence_signal(void **state)
 }
 
 /* Catches a failed piece that leaves a SYNC call or a fence waiting for
- * ever, later calls posting on a dead connection, and a close that hangs
- * or leaks registrations after RMA ended. */
+ * ever, later calls posting on a dead connection, a fence call that
+ * succeeds after RMA ended (a mark that never completes, a signal never
+ * written), an unregister or close that gives up on the peer's answer
+ * while the connection is up, and a close that hangs or leaks
+ * registrations after RMA ended. */
 static void test_piece_failure(void **state)
 {
 	struct bg b = { .off = LBASE, .roff = RBASE, .len = BIG };
 	struct ctx *c = &cx;
 	long posted;
-	int v;
+	int v, mark;
 
-	/* the failing piece completes inside rma_post (v 0) or later (1, 2);
-	 * the error shows in a SYNC call (0, 1) or the next fence_wait (2) */
-	for (v = 0; v < 3; v++) {
+	/* the failing piece completes inside rma_post (v 0) or later (1, 2,
+	 * 3); the error shows in a SYNC call (0, 1, 3) or the next fence_wait
+	 * (2); the connection breaks as a QP's would (0-2) or stays up as
+	 * over shm (3) */
+	for (v = 0; v < 4; v++) {
 		ctx_open(c, SCIF_PROV_CHEAP_REG);
 		fk_lock();
 		fk.fail_at = fk.posted + (v ? 5 : 4);
+		fk.fail_soft = v == 3;
 		fk_unlock();
 		b.epd = c->a;
 		bg_start(&b, v == 2 ? bg_write_fence : bg_write_sync);
@@ -482,7 +490,26 @@ static void test_piece_failure(void **state)
 		posted = fk_get(&fk.posted);
 		assert_fails(scif_writeto(c->a, LBASE, 8, RBASE, 0),
 			     ECONNRESET);
+		assert_fails(scif_fence_mark(c->a, SCIF_FENCE_INIT_SELF, &mark),
+			     ECONNRESET);
+		assert_fails(scif_fence_signal(c->a, LBASE, 1, RBASE, 1,
+					       SCIF_FENCE_INIT_SELF |
+						       SCIF_SIGNAL_LOCAL |
+						       SCIF_SIGNAL_REMOTE),
+			     ECONNRESET);
 		assert_int_equal(fk_get(&fk.posted), posted);
+		if (v == 3) {
+			/* the peer still answers: its withdrawal, its bytes */
+			assert_int_equal(scif_unregister(c->b, RBASE + RO_AT,
+							 WIN),
+					 0);
+			assert_int_equal(scif_send(c->b, "x", 1,
+						   SCIF_SEND_BLOCK),
+					 1);
+			assert_int_equal(scif_recv(c->a, &mark, 1,
+						   SCIF_RECV_BLOCK),
+					 1);
+		}
 		ctx_close(c);
 	}
 }
