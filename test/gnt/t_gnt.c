@@ -5,8 +5,11 @@
  *
  * The server plays a Xen backend: the fake libxengnttab (SCIF_XENGNTTAB_LIB)
  * holds domain 1's granted pages; the server registers them as windows, the
- * client reads and writes them with scif_vreadfrom / scif_vwriteto, and the
- * server checks every byte in the "foreign" pages themselves.  Then a real
+ * client reads and writes them with scif_vreadfrom / scif_vwriteto, then
+ * window to window from a window of its own with scif_readfrom /
+ * scif_writeto (SYNC, and without SYNC then a fence; offsets and lengths
+ * across page boundaries), and the server checks every byte in the
+ * "foreign" pages themselves, the client every byte it reads.  Then a real
  * dma-buf (vgem, or the memfd stand-in) as a window, a dma-buf granted to
  * the domain, an unregister while the client's writes are in flight, and
  * the errors.
@@ -81,6 +84,17 @@ static long differs(const uint8_t *p, size_t len, int seed, size_t from)
 	return -1;
 }
 
+/* the first byte where a and b differ, or -1 */
+static long first_diff(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (a[i] != b[i])
+			return (long)i;
+	return -1;
+}
+
 static uint32_t refs[N], refs_ro[NRO], refs_wo[NWO];
 
 static void sendv(scif_epd_t ep, const void *b, int len)
@@ -91,6 +105,63 @@ static void sendv(scif_epd_t ep, const void *b, int len)
 static void recvv(scif_epd_t ep, void *b, int len)
 {
 	CHECK(scif_recv(ep, b, len, SCIF_RECV_BLOCK) == len);
+}
+
+/*
+ * Window to window: the client's own window (ordinary memory) and the
+ * grant windows, by scif_writeto and scif_readfrom.  Byte x of a grant
+ * window written with seed s holds pat(s, x); both sides replay the same
+ * writes on model[], what every byte of the grant window must hold.
+ */
+#define LW ((N + 2) * PS) /* the client's window */
+
+struct span {
+	long l, r, len; /* offset in the client's window, in the grant window */
+};
+
+#define NS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* writeto with SYNC: misaligned differently on the two sides, across page
+ * boundaries, two bytes across one, up to the window's end; gaps between */
+static const struct span w_sync[] = {
+	{ 0, 0, PS },
+	{ PS + 5, PS + 100, 3 * PS - 37 },
+	{ 6 * PS - 1, 5 * PS - 1, 2 },
+	{ 8 * PS + 3001, 7 * PS + 4095, 5 * PS + 1 },
+	{ LW - PS - 17, N * PS - PS - 17, PS + 17 },
+};
+/* writeto without SYNC, then one fence: over parts of those and the gaps,
+ * disjoint from each other on both sides (they are not ordered) */
+static const struct span w_async[] = {
+	{ 3 * PS + 7, 2 * PS - 11, 2 * PS + 22 },
+	{ 11, 15 * PS + 11, 77 },
+	{ 10 * PS, 4 * PS + 4000, 3 * PS },
+};
+/* the write-only window, all of it in two pieces split mid-page */
+static const struct span w_wo[] = {
+	{ 50, 0, PS + 1234 },
+	{ 3 * PS + 9, PS + 1234, PS - 1234 },
+};
+/* readfrom with SYNC: the whole grant window at an odd offset of the
+ * client's; a part of it; the read-only window less 100 bytes each end */
+static const struct span r_all[] = { { 123, 0, N * PS } };
+static const struct span r_part[] = { { 5, 3 * PS - 999, 6 * PS + 1234 } };
+static const struct span r_ro[] = { { 77, 100, NRO * PS - 200 } };
+/* readfrom without SYNC, then one fence: the whole grant window in two
+ * pieces split mid-page, a byte apart in the client's window */
+static const struct span r_async[] = {
+	{ 1, 0, 7 * PS + 1 },
+	{ 7 * PS + 3, 7 * PS + 1, 9 * PS - 1 },
+};
+
+static uint8_t model[N * PS];
+
+static void model_write(const struct span *s, int n, int seed)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		fill(model + s[i].r, (size_t)s[i].len, seed, (size_t)s[i].r);
 }
 
 /* ---- server ---- */
@@ -134,18 +205,31 @@ static void foreign_fill(const uint32_t *r, int n, int seed)
 	}
 }
 
-static void foreign_check(const uint32_t *r, int n, int seed)
+/* every byte of the granted pages r[0..n) against want[0..n * PS) */
+static void foreign_same(const uint32_t *r, int n, const uint8_t *want)
 {
 	int i;
 
 	for (i = 0; i < n; i++) {
-		long d = differs(fk.page(DOM, r[i]), PS, seed,
-				 (size_t)i * PS);
+		const uint8_t *p = fk.page(DOM, r[i]);
+		long d;
 
+		CHECK(p);
+		d = first_diff(p, want + (size_t)i * PS, PS);
 		if (d >= 0)
-			fprintf(stderr, "t_gnt: ref %u byte %ld wrong\n", r[i], d);
+			fprintf(stderr, "t_gnt: ref %u byte %ld (window byte %ld) "
+					"wrong\n", r[i], d, (long)i * PS + d);
 		CHECK(d < 0);
 	}
+}
+
+static void foreign_check(const uint32_t *r, int n, int seed)
+{
+	static uint8_t want[N * PS];
+
+	CHECK(n <= N);
+	fill(want, (size_t)n * PS, seed, 0);
+	foreign_same(r, n, want);
 }
 
 static void same_counts(const struct fakegnt_counts *a)
@@ -216,6 +300,25 @@ static int readonly_dmabuf(int dev, int fd)
 	rofd = open(path, O_RDONLY | O_CLOEXEC);
 	CHECK(rofd >= 0);
 	return rofd;
+}
+
+/* the client's window-to-window RMA on the grant windows (client_rma) */
+static void server_rma(scif_epd_t ep)
+{
+	int go = 1;
+
+	foreign_fill(refs, N, 10); /* the "guest" writes anew */
+	fill(model, N * PS, 10, 0);
+	sendv(ep, &go, sizeof(go));
+	recvv(ep, &go, sizeof(go)); /* read, refused, written with SYNC */
+	model_write(w_sync, NS(w_sync), 12);
+	foreign_same(refs, N, model);
+	foreign_check(refs_ro, NRO, 2);
+	foreign_check(refs_wo, NWO, 13);
+	sendv(ep, &go, sizeof(go)); /* checked: the client writes on */
+	recvv(ep, &go, sizeof(go)); /* written without SYNC, fenced */
+	model_write(w_async, NS(w_async), 14);
+	foreign_same(refs, N, model);
 }
 
 /* a dma-buf as a window, written and read by the client */
@@ -338,8 +441,10 @@ static int server(uint16_t port)
 	sendv(ep, &o, sizeof(o));
 	recvv(ep, &go, sizeof(go));
 	foreign_check(refs, N, 3); /* the client's writes, in place */
-	CHECK(!scif_unregister(ep, o.wo, NWO * PS));
 	foreign_check(refs_wo, NWO, 8);
+	server_rma(ep);
+	CHECK(!scif_unregister(ep, o.wo, NWO * PS));
+	foreign_check(refs_wo, NWO, 13);
 	server_dmabuf(ep, dev, &o);
 	server_to_refs(dev);
 	/* unregister while the client's writes are in flight */
@@ -361,6 +466,108 @@ static int server(uint16_t port)
 }
 
 /* ---- client ---- */
+
+static struct {
+	scif_epd_t ep;
+	uint8_t *mem;
+	off_t off;
+} lw; /* the client's window */
+
+static void fence(scif_epd_t ep)
+{
+	int mark;
+
+	CHECK(!scif_fence_mark(ep, SCIF_FENCE_INIT_SELF, &mark));
+	CHECK(!scif_fence_wait(ep, mark));
+}
+
+/* s[0..n) from the client's window to window win, with seed's pattern */
+static void lw_write(off_t win, const struct span *s, int n, int seed,
+		     int flags)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		fill(lw.mem + s[i].l, (size_t)s[i].len, seed, (size_t)s[i].r);
+		CHECK(!scif_writeto(lw.ep, lw.off + s[i].l, (size_t)s[i].len,
+				    win + s[i].r, flags));
+	}
+}
+
+static bool in_spans(const struct span *s, int n, long x)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (x >= s[i].l && x < s[i].l + s[i].len)
+			return true;
+	return false;
+}
+
+/* s[0..n) of window win into the client's window (without SYNC: then one
+ * fence): every byte against want[] (byte x of win at want[x]), and no
+ * byte of the client's window written outside the spans */
+static void lw_read(off_t win, const struct span *s, int n, int flags,
+		    const uint8_t *want)
+{
+	long d, x;
+	int i;
+
+	memset(lw.mem, 0xa5, LW);
+	for (i = 0; i < n; i++)
+		CHECK(!scif_readfrom(lw.ep, lw.off + s[i].l, (size_t)s[i].len,
+				     win + s[i].r, flags));
+	if (!(flags & SCIF_RMA_SYNC))
+		fence(lw.ep);
+	for (i = 0; i < n; i++) {
+		d = first_diff(lw.mem + s[i].l, want + s[i].r,
+			       (size_t)s[i].len);
+		if (d >= 0)
+			fprintf(stderr, "t_gnt: readfrom %ld+%ld: byte %ld "
+					"wrong\n", s[i].r, s[i].len, d);
+		CHECK(d < 0);
+	}
+	for (x = 0; x < LW; x++)
+		CHECK(in_spans(s, n, x) || lw.mem[x] == 0xa5);
+}
+
+/* the grant windows by scif_readfrom / scif_writeto from a window of the
+ * client's own (server_rma checks the granted pages) */
+static void client_rma(scif_epd_t ep, const struct offs *o)
+{
+	static uint8_t ro_want[NRO * PS];
+	int go = 1;
+
+	lw.ep = ep;
+	lw.mem = aligned_alloc(PS, LW);
+	CHECK(lw.mem);
+	lw.off = scif_register(ep, lw.mem, LW, 0,
+			       SCIF_PROT_READ | SCIF_PROT_WRITE, 0);
+	CHECK(lw.off >= 0);
+	recvv(ep, &go, sizeof(go)); /* the "guest" has written anew */
+	fill(model, N * PS, 10, 0);
+	lw_read(o->win, r_all, NS(r_all), SCIF_RMA_SYNC, model);
+	fill(ro_want, NRO * PS, 2, 0);
+	lw_read(o->ro, r_ro, NS(r_ro), SCIF_RMA_SYNC, ro_want);
+	errno = 0;
+	CHECK(scif_writeto(ep, lw.off, PS, o->ro, SCIF_RMA_SYNC) == -1 &&
+	      errno == EACCES);
+	CHECK(scif_readfrom(ep, lw.off, PS, o->wo, SCIF_RMA_SYNC) == -1 &&
+	      errno == EACCES);
+	lw_write(o->win, w_sync, NS(w_sync), 12, SCIF_RMA_SYNC);
+	model_write(w_sync, NS(w_sync), 12);
+	lw_read(o->win, r_part, NS(r_part), SCIF_RMA_SYNC, model);
+	lw_write(o->wo, w_wo, NS(w_wo), 13, SCIF_RMA_SYNC);
+	sendv(ep, &go, sizeof(go));
+	recvv(ep, &go, sizeof(go));
+	lw_write(o->win, w_async, NS(w_async), 14, 0);
+	fence(ep);
+	model_write(w_async, NS(w_async), 14);
+	sendv(ep, &go, sizeof(go));
+	lw_read(o->win, r_async, NS(r_async), 0, model);
+	CHECK(!scif_unregister(ep, lw.off, LW));
+	free(lw.mem);
+}
 
 
 static int client(uint16_t node, uint16_t port)
@@ -394,6 +601,7 @@ static int client(uint16_t node, uint16_t port)
 	fill(buf, N * PS, 3, 0);
 	CHECK(!scif_vwriteto(ep, buf, N * PS, o.win, SCIF_RMA_SYNC));
 	sendv(ep, &go, sizeof(go));
+	client_rma(ep, &o);
 	recvv(ep, &o, sizeof(o)); /* the server resends every offset */
 	if (o.dbuf >= 0) {
 		CHECK(!scif_vreadfrom(ep, buf, ND * PS, o.dbuf, SCIF_RMA_SYNC));
