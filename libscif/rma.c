@@ -18,6 +18,7 @@
 #include "log.h"
 #include "wire.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -263,6 +264,26 @@ static uint64_t rma_number(struct scif_ep *ep, const struct rma_local *loc,
 	return seq;
 }
 
+/* [ep locked] Take (or drop) a reference on the peer window of each piece
+ * (pieces point into it: s->rmr = &rw->rmr). */
+static void rwindows_hold(struct scif_ep *ep, struct scif_rma_seg *segs,
+			  int n, bool take)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct scif_rwindow *rw =
+			(struct scif_rwindow *)((char *)segs[i].rmr -
+						offsetof(struct scif_rwindow,
+							 rmr));
+
+		if (take)
+			rw->refs++;
+		else
+			scif__rwindow_put(ep, rw);
+	}
+}
+
 /*
  * [ep locked] Check, split and post one request; returns its seq.  act, if
  * not NULL, is the request's completion work: queued before the pieces are
@@ -324,7 +345,12 @@ static int rma_request(struct scif_ep *ep, enum scif_rma_op op,
 		*act = (struct scif_rma_action){ .bounce = -1 };
 	}
 	*seq_out = rma_number(ep, loc, roff, segs, n);
+	/* posting may wait for queue room with the lock dropped, and the
+	 * peer's withdrawal of a window (scif__rx_win_del) may then release
+	 * it: the pieces not yet posted still point at its key */
+	rwindows_hold(ep, segs, n, true);
 	ret = post_request(ep, segs, n);
+	rwindows_hold(ep, segs, n, false);
 	if (segs != inline_segs)
 		free(segs);
 	return ret;

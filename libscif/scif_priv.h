@@ -81,7 +81,8 @@ struct scif_rwindow {
 	int prot;
 	struct scif_rmr rmr;
 	uint64_t last_seq;
-	int refs; /* the table's, and queued remote fence signals' */
+	int refs; /* the table's, queued remote fence signals', requests
+		   * being posted (rma_request) */
 };
 
 /* Work to do when our RMA request `seq` has completed (rma.c, fence.c). */

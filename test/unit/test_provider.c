@@ -561,6 +561,38 @@ static void test_unregister_waits_peer(void **state)
 	unregister_inflight(true);
 }
 
+/* Catches pieces posted after the peer withdrew the window they point into:
+ * a request that waits for queue room (its lock dropped) while the peer's
+ * withdrawal is handled must keep the peer window's key until its last
+ * piece is posted (without: a use after free, which ASan reports, and
+ * bytes that do not land). */
+static void test_unregister_while_posting(void **state)
+{
+	struct bg w = { .off = LBASE + WIN, .roff = RBASE + WIN, .len = BIG };
+	struct bg u = { .off = RBASE + WIN, .len = WIN };
+	struct ctx *c = &cx;
+
+	ctx_open(c, SCIF_PROV_CHEAP_REG);
+	fill(c->abuf + WIN, BIG, 23);
+	fk_lock();
+	fk.qmax = 4;
+	fk.hold_next = 1 << 20;
+	fk_unlock();
+	w.epd = c->a;
+	bg_start(&w, bg_write_sync);
+	assert_false(bg_wait(&w, 200)); /* 4 pieces held, waits for room */
+	u.epd = c->b;
+	bg_start(&u, bg_unregister);
+	assert_false(bg_wait(&u, 200)); /* waits for the writer's request */
+	fk_release(0);
+	assert_true(bg_wait(&w, 10000));
+	assert_int_equal(w.ret, 0);
+	assert_true(bg_wait(&u, 10000));
+	assert_int_equal(u.ret, 0);
+	check_fill(c->bbuf + WIN, BIG, 23);
+	ctx_close(c);
+}
+
 /* Catches range and protection checks made after posting, or not at all:
  * a refused request posts nothing and releases its temporary
  * registration. */
@@ -652,6 +684,7 @@ int main(void)
 		T(test_fence_wait_out_of_order),
 		T(test_fence_signal),
 		T(test_piece_failure),
+		T(test_unregister_while_posting),
 		T(test_unregister_waits_local),
 		T(test_unregister_waits_peer),
 		T(test_checks_post_nothing),
