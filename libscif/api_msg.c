@@ -94,8 +94,16 @@ static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
 			break;
 		if (ep->state == SCIF_EP_DISCONNECTED && !n)
 			break; /* drained: ret holds ECONNRESET or ENODEV */
-		if (!n)
+		if (!n) {
+			/* the bytes may land in msg itself meanwhile */
+			bool posted = !send &&
+				      !ops->recv_post(ep, (char *)msg + done,
+						      (size_t)(len - done));
+
 			scif__ep_wait_io(ep);
+			if (posted)
+				done += (int)ops->recv_unpost(ep);
+		}
 	}
 	if (send && done)
 		done = send_deliver(ep, done);

@@ -177,6 +177,16 @@ static int stub_cache_stats(struct scif_ep *ep, struct scif_regcache_stats *st)
 	(void)ep, (void)st;
 	return -EOPNOTSUPP;
 }
+static int stub_recv_post(struct scif_ep *ep, void *buf, size_t len)
+{
+	(void)ep, (void)buf, (void)len;
+	return -EOPNOTSUPP;
+}
+static size_t stub_recv_unpost(struct scif_ep *ep)
+{
+	(void)ep;
+	return 0;
+}
 
 static void fill_stubs(struct scif_provider_ops *o)
 {
@@ -203,6 +213,8 @@ static void fill_stubs(struct scif_provider_ops *o)
 	FILL(rmr_release, stub_rmr_release);
 	FILL(rma_post, stub_rma_post);
 	FILL(cache_stats, stub_cache_stats);
+	FILL(recv_post, stub_recv_post);
+	FILL(recv_unpost, stub_recv_unpost);
 #undef FILL
 }
 
@@ -273,6 +285,8 @@ const struct scif_provider_ops scif__null_ops = {
 	.rmr_release = stub_rmr_release,
 	.rma_post = stub_rma_post,
 	.cache_stats = stub_cache_stats,
+	.recv_post = stub_recv_post,
+	.recv_unpost = stub_recv_unpost,
 };
 
 static bool ops_complete(const struct scif_provider_ops *p)

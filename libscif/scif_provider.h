@@ -316,6 +316,16 @@ struct scif_provider_ops {
 	 * header says.  Not locked; may block.  NULL: the core's windows. */
 	int (*ep_kcall)(struct scif_ep *ep, enum scif_kcall call,
 			struct scif_kcall_args *args);
+
+	/* Posted receive.  A blocking scif_recv found the stream empty and is
+	 * about to sleep with len bytes still wanted at buf: the provider may
+	 * put the next stream bytes straight there (in stream order, at most
+	 * len) instead of into its own buffer, saving a copy.  recv_unpost
+	 * ends it and returns how many bytes it put there; buf stays valid
+	 * until then.  Both [ep locked] (the lock is dropped between them).
+	 * Default: -EOPNOTSUPP, nothing posted. */
+	int (*recv_post)(struct scif_ep *ep, void *buf, size_t len);
+	size_t (*recv_unpost)(struct scif_ep *ep);
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */

@@ -241,6 +241,11 @@ struct tcp_conn {
 	char *ring;
 	uint32_t rxwin;
 	uint64_t rx_total, consumed, adv_consumed, adv_rx;
+	/* a blocked scif_recv's buffer (recv_post): while the ring is empty
+	 * stream bytes go there instead; to_post: the current sink is it */
+	char *post;
+	size_t post_len, post_got;
+	bool to_post;
 
 	/* receive parser */
 	unsigned char *rbuf;
@@ -326,6 +331,8 @@ int tcp_send_small(struct tcp_conn *c, uint8_t type, const void *payload,
 		   uint32_t len);
 ssize_t tcp_send(struct scif_ep *ep, const void *buf, size_t len);
 ssize_t tcp_recv(struct scif_ep *ep, void *buf, size_t len);
+int tcp_recv_post(struct scif_ep *ep, void *buf, size_t len);
+size_t tcp_recv_unpost(struct scif_ep *ep);
 int tcp_recv_ready(struct scif_ep *ep);
 int tcp_send_ready(struct scif_ep *ep);
 int tcp_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,

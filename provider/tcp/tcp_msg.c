@@ -475,6 +475,15 @@ static char *sink_at(struct tcp_conn *c, uint64_t *max)
 	*max = c->left;
 	switch (c->sink) {
 	case SINK_DATA:
+		/* straight into a waiting receiver's buffer: the ring is
+		 * empty, so these bytes are next in the stream */
+		c->to_post = c->post && c->post_got < c->post_len &&
+			     c->consumed == c->rx_total;
+		if (c->to_post) {
+			if (*max > c->post_len - c->post_got)
+				*max = c->post_len - c->post_got;
+			return c->post + c->post_got;
+		}
 		off = (uint32_t)(c->rx_total & (c->rxwin - 1));
 		if (*max > c->rxwin - off)
 			*max = c->rxwin - off;
@@ -491,8 +500,13 @@ static char *sink_at(struct tcp_conn *c, uint64_t *max)
 static void sink_moved(struct tcp_conn *c, uint64_t n)
 {
 	c->left -= n;
-	if (c->sink == SINK_DATA)
+	if (c->sink == SINK_DATA) {
 		c->rx_total += n;
+		if (c->to_post) {
+			c->post_got += n;
+			c->consumed += n;
+		}
+	}
 	else if (c->sink == SINK_WRITE)
 		c->bulk += n;
 	else if (c->sink == SINK_RDATA)
@@ -700,6 +714,17 @@ ssize_t tcp_send(struct scif_ep *ep, const void *buf, size_t len)
 	return (ssize_t)n;
 }
 
+/* [ep locked] The receiver took bytes: the sender may be short of window,
+ * tell it what is free. */
+static void rx_consumed(struct tcp_conn *c)
+{
+	if (!c->dead && c->state == TCP_UP &&
+	    (c->consumed - c->adv_consumed >= c->rxwin / 4 ||
+	     (c->consumed == c->rx_total &&
+	      c->rx_total - c->adv_consumed > c->rxwin / 2)))
+		send_ack(c);
+}
+
 ssize_t tcp_recv(struct scif_ep *ep, void *buf, size_t len)
 {
 	struct tcp_conn *c = tcp_conn_of(ep);
@@ -717,13 +742,36 @@ ssize_t tcp_recv(struct scif_ep *ep, void *buf, size_t len)
 	memcpy(buf, c->ring + off, first);
 	memcpy((char *)buf + first, c->ring, n - first);
 	c->consumed += n;
-	/* the sender may be short of window: tell it what is free */
-	if (!c->dead && c->state == TCP_UP &&
-	    (c->consumed - c->adv_consumed >= c->rxwin / 4 ||
-	     (c->consumed == c->rx_total &&
-	      c->rx_total - c->adv_consumed > c->rxwin / 2)))
-		send_ack(c);
+	rx_consumed(c);
 	return (ssize_t)n;
+}
+
+int tcp_recv_post(struct scif_ep *ep, void *buf, size_t len)
+{
+	struct tcp_conn *c = tcp_conn_of(ep);
+
+	if (!c || !c->ring || c->dead || c->state != TCP_UP ||
+	    c->consumed != c->rx_total)
+		return -EAGAIN;
+	c->post = buf;
+	c->post_len = len;
+	c->post_got = 0;
+	return 0;
+}
+
+size_t tcp_recv_unpost(struct scif_ep *ep)
+{
+	struct tcp_conn *c = tcp_conn_of(ep);
+	size_t got;
+
+	if (!c)
+		return 0;
+	got = c->post_got;
+	c->post = NULL;
+	c->post_len = c->post_got = 0;
+	if (got)
+		rx_consumed(c);
+	return got;
 }
 
 int tcp_recv_ready(struct scif_ep *ep)
