@@ -178,6 +178,15 @@ static int stub_cache_stats(struct scif_ep *ep, struct scif_regcache_stats *st)
 	return -EOPNOTSUPP;
 }
 
+static int stub_rmr_fd(struct scif_ep *ep, const struct scif_rmr *r,
+		       uint64_t roff, uint64_t *len, bool write, int *fd,
+		       uint64_t *fd_off)
+{
+	(void)ep, (void)r, (void)roff, (void)len, (void)write, (void)fd;
+	(void)fd_off;
+	return -EOPNOTSUPP;
+}
+
 static void fill_stubs(struct scif_provider_ops *o)
 {
 #define FILL(slot, fn)                                                       \
@@ -203,6 +212,7 @@ static void fill_stubs(struct scif_provider_ops *o)
 	FILL(rmr_release, stub_rmr_release);
 	FILL(rma_post, stub_rma_post);
 	FILL(cache_stats, stub_cache_stats);
+	FILL(rmr_fd, stub_rmr_fd);
 #undef FILL
 }
 
@@ -454,6 +464,8 @@ static void lib_settings(struct scif_lib *lib)
 		scif__env_u32("SCIF_MMAP_COHERENCE_US", 1000, 10, 10000000);
 	lib->mmap_prefetch = (size_t)scif__env_u32(
 		"SCIF_MMAP_PREFETCH", 2u << 20, 4096, 64u << 20);
+	/* 0: never map the peer's memory itself (docs/mmap.md) */
+	lib->mmap_direct = scif__env_u32("SCIF_MMAP_DIRECT", 1, 0, 1);
 }
 
 static void lib_init(void)
