@@ -492,6 +492,7 @@ void scif__ep_peer_gone(struct scif_ep *ep, int err)
 		return;
 	ep->state = SCIF_EP_DISCONNECTED;
 	ep->conn_err = err ? err : -ECONNRESET;
+	scif__mmap_conn_gone(ep);
 	if (err == -ENODEV) {
 		scif_info("%u:%u lost: its node %u is silent", ep->peer.node,
 			  ep->peer.port, ep->peer.node);

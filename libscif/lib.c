@@ -188,6 +188,15 @@ static size_t stub_recv_unpost(struct scif_ep *ep)
 	return 0;
 }
 
+static int stub_rmr_fd(struct scif_ep *ep, const struct scif_rmr *r,
+		       uint64_t roff, uint64_t *len, bool write, int *fd,
+		       uint64_t *fd_off)
+{
+	(void)ep, (void)r, (void)roff, (void)len, (void)write, (void)fd;
+	(void)fd_off;
+	return -EOPNOTSUPP;
+}
+
 static void fill_stubs(struct scif_provider_ops *o)
 {
 #define FILL(slot, fn)                                                       \
@@ -215,6 +224,7 @@ static void fill_stubs(struct scif_provider_ops *o)
 	FILL(cache_stats, stub_cache_stats);
 	FILL(recv_post, stub_recv_post);
 	FILL(recv_unpost, stub_recv_unpost);
+	FILL(rmr_fd, stub_rmr_fd);
 #undef FILL
 }
 
@@ -287,6 +297,7 @@ const struct scif_provider_ops scif__null_ops = {
 	.cache_stats = stub_cache_stats,
 	.recv_post = stub_recv_post,
 	.recv_unpost = stub_recv_unpost,
+	.rmr_fd = stub_rmr_fd,
 };
 
 static bool ops_complete(const struct scif_provider_ops *p)
@@ -468,6 +479,8 @@ static void lib_settings(struct scif_lib *lib)
 		scif__env_u32("SCIF_MMAP_COHERENCE_US", 1000, 10, 10000000);
 	lib->mmap_prefetch = (size_t)scif__env_u32(
 		"SCIF_MMAP_PREFETCH", 2u << 20, 4096, 64u << 20);
+	/* 0: never map the peer's memory itself (docs/mmap.md) */
+	lib->mmap_direct = scif__env_u32("SCIF_MMAP_DIRECT", 1, 0, 1);
 }
 
 static void lib_init(void)

@@ -27,13 +27,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int vm_prot(int prot)
-{
-	return (prot & SCIF_PROT_WRITE) ? PROT_READ | PROT_WRITE :
-	       (prot & SCIF_PROT_READ)	? PROT_READ :
-					  PROT_NONE;
-}
-
 /* The arguments alone (the header's EINVAL and ENXIO cases). */
 static int map_args(void *addr, size_t len, int prot, int flags, off_t off,
 		    size_t pg)
@@ -172,6 +165,7 @@ static void map_free(struct scif_map *m)
 		munmap(m->twin, m->len);
 	free(m->state);
 	free(m->epoch);
+	free(m->piece);
 	if (m->uffd >= 0)
 		close(m->uffd);
 	if (m->evfd >= 0)
@@ -222,7 +216,7 @@ static int map_start(struct scif_map *m, void *addr, bool fixed)
 	ret = map_buffers(m);
 	if (ret)
 		return ret;
-	m->base = mmap(addr, m->len, vm_prot(m->prot),
+	m->base = mmap(addr, m->len, map_vm_prot(m->prot),
 		       MAP_SHARED | (fixed ? MAP_FIXED : 0), m->memfd, 0);
 	if (m->base == MAP_FAILED) {
 		scif_err("scif_mmap: mmap of %zu bytes: %m", m->len);
@@ -304,12 +298,18 @@ static void maps_forget(struct scif_lib *lib, uintptr_t lo, uintptr_t hi,
 	for (; m; m = next) {
 		uintptr_t b = (uintptr_t)m->base, e = b + m->len;
 
+		size_t plo, phi;
+
 		next = m->next;
 		if ((ep && m->ep != ep) || hi <= b || lo >= e)
 			continue;
-		map_request(m, REQ_FORGET, ((lo > b ? lo : b) - b) / m->pg,
-			    ((hi < e ? hi : e) - b) / m->pg, unmap);
-		if (!m->req_left) {
+		plo = ((lo > b ? lo : b) - b) / m->pg;
+		phi = ((hi < e ? hi : e) - b) / m->pg;
+		if (m->direct)
+			scif__map_direct_forget(m, plo, phi, unmap);
+		else
+			map_request(m, REQ_FORGET, plo, phi, unmap);
+		if (!(m->direct ? m->nleft : m->req_left)) {
 			map_unlink(lib, m);
 			m->next = empty;
 			empty = m;
@@ -317,8 +317,10 @@ static void maps_forget(struct scif_lib *lib, uintptr_t lo, uintptr_t hi,
 	}
 	for (m = empty; m; m = next) {
 		next = m->next;
-		map_request(m, REQ_STOP, 0, m->npages, false);
-		pthread_join(m->thread, NULL);
+		if (!m->direct) {
+			map_request(m, REQ_STOP, 0, m->npages, false);
+			pthread_join(m->thread, NULL);
+		}
 		map_free(m);
 	}
 }
@@ -342,9 +344,17 @@ static int map_create(struct scif_ep *ep, void *addr, size_t len, int prot,
 	if (flags & SCIF_MAP_FIXED) /* the mappings it replaces write back */
 		maps_forget(lib, (uintptr_t)addr, (uintptr_t)addr + m->len,
 			    NULL, false);
-	ret = map_start(m, addr, flags & SCIF_MAP_FIXED);
+	/* the peer's memory itself where it can be, else the thread's */
+	ret = scif__map_direct(m, addr, flags & SCIF_MAP_FIXED);
+	if (ret)
+		ret = map_start(m, addr, flags & SCIF_MAP_FIXED);
 	if (ret && (flags & SCIF_MAP_FIXED)) /* the old pages are not ours */
 		munmap(addr, m->len);
+	/* pages there the application unmapped itself are no longer those
+	 * of an older mapping (a direct one is not told) */
+	if (!ret && !(flags & SCIF_MAP_FIXED))
+		maps_forget(lib, (uintptr_t)m->base,
+			    (uintptr_t)m->base + m->len, NULL, false);
 	if (!ret) {
 		pthread_mutex_lock(&lib->maps_lock);
 		m->next = lib->maps;
@@ -353,6 +363,8 @@ static int map_create(struct scif_ep *ep, void *addr, size_t len, int prot,
 		pthread_mutex_unlock(&lib->maps_lock);
 		*out = m->base;
 	}
+	if (!ret && m->direct)
+		scif__map_direct_recheck(m);
 	pthread_mutex_unlock(&lib->maps_op_lock);
 	if (ret)
 		map_free(m);
@@ -422,6 +434,10 @@ void scif__mmap_win_gone(struct scif_ep *ep, uint64_t off, uint64_t len)
 		if (m->ep != ep || off >= m->off + m->len ||
 		    off + len <= m->off)
 			continue;
+		if (m->direct) { /* at once: nothing to wait for */
+			scif__map_direct_gone(m, off, len, false);
+			continue;
+		}
 		pthread_mutex_lock(&m->lock);
 		if (m->nnotice < MAP_NOTICES) {
 			m->notice[m->nnotice].off = off;
@@ -436,6 +452,22 @@ void scif__mmap_win_gone(struct scif_ep *ep, uint64_t off, uint64_t len)
 	pthread_mutex_unlock(&lib->maps_lock);
 }
 
+/* [ep locked] The connection ended: the endpoint's direct mappings raise
+ * SIGBUS from now on (the others do when their next transfer fails). */
+void scif__mmap_conn_gone(struct scif_ep *ep)
+{
+	struct scif_lib *lib = ep->lib;
+	struct scif_map *m;
+
+	if (!__atomic_load_n(&lib->nmaps, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&lib->maps_lock);
+	for (m = lib->maps; m; m = m->next)
+		if (m->ep == ep && m->direct)
+			scif__map_direct_gone(m, 0, 0, true);
+	pthread_mutex_unlock(&lib->maps_lock);
+}
+
 bool scif__mmap_holds(struct scif_ep *ep, const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr;
@@ -446,7 +478,8 @@ bool scif__mmap_holds(struct scif_ep *ep, const void *addr, size_t len)
 		return false;
 	pthread_mutex_lock(&ep->lib->maps_lock);
 	for (m = ep->lib->maps; m && !any; m = m->next)
-		any = m->ep == ep && a < (uintptr_t)m->base + m->len &&
+		any = m->ep == ep && !m->direct &&
+		      a < (uintptr_t)m->base + m->len &&
 		      a + len > (uintptr_t)m->base;
 	pthread_mutex_unlock(&ep->lib->maps_lock);
 	return any;
@@ -497,7 +530,7 @@ void scif__mmap_sync(void *addr, size_t len, bool invalidate)
 	for (m = lib->maps; m; m = m->next) {
 		uintptr_t b = (uintptr_t)m->base, e = b + m->len;
 
-		if (hi <= b || lo >= e)
+		if (hi <= b || lo >= e || m->direct) /* nothing to do */
 			continue;
 		map_request(m, invalidate ? REQ_INVALIDATE : REQ_FLUSH,
 			    ((lo > b ? lo : b) - b) / m->pg,
@@ -518,7 +551,7 @@ void scif__mmap_flush(struct scif_ep *ep)
 		return;
 	pthread_mutex_lock(&lib->maps_op_lock);
 	for (m = lib->maps; m; m = m->next)
-		if (m->ep == ep)
+		if (m->ep == ep && !m->direct)
 			map_request(m, REQ_FLUSH, 0, m->npages, false);
 	pthread_mutex_unlock(&lib->maps_op_lock);
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 
 /* Page states; only the fault thread reads or changes them. */
 enum {
@@ -23,6 +24,7 @@ enum {
 	PG_DIRTY,      /* written since fetched: twin holds the fetched bytes */
 	PG_DEAD,       /* poisoned: an empty file mapping (SIGBUS) */
 	PG_GONE,       /* no longer this mapping's (unmapped or replaced) */
+	PG_DIRECT,     /* direct mapping: the peer's memory itself */
 };
 
 /* Requests to the fault thread (one at a time: maps_op_lock). */
@@ -36,6 +38,13 @@ enum map_req {
 
 #define MAP_NOTICES 8
 
+/* A direct mapping's pages [p, p+n): a file the peer maps, at foff. */
+struct map_piece {
+	size_t p, n;
+	uint64_t foff;
+	uint64_t dev, ino;
+};
+
 struct scif_map {
 	struct scif_map *next; /* lib->maps [lib->maps_lock] */
 	struct scif_lib *lib;
@@ -45,6 +54,11 @@ struct scif_map {
 	uint64_t off; /* the peer's offset of base */
 	int prot;     /* SCIF_PROT_* */
 	bool readable; /* the peer's windows allow reading */
+	/* Direct (mmap_direct.c): the peer's files mapped, no thread, no
+	 * userfaultfd; state[] holds DIRECT, DEAD or GONE, under lock. */
+	bool direct;
+	struct map_piece *piece;
+	size_t npiece;
 	int uffd, evfd, gonefd;
 	int memfd;    /* the pages: shared by the mapping and the alias */
 	char *alias;  /* the thread's view of them (not watched), registered:
@@ -85,6 +99,30 @@ struct scif_map {
 
 /* mmap_fault.c */
 void *scif__map_thread(void *arg);
+
+/* mmap_direct.c (maps_op_lock held, unless said otherwise) */
+/* Map the peer's memory itself at addr (fixed: exactly there): 0, or
+ * -errno when some of it is not shareable (nothing mapped, but a fixed
+ * range may have been replaced in part). */
+int scif__map_direct(struct scif_map *m, void *addr, bool fixed);
+/* A new direct mapping, on the list: poison what the peer withdrew
+ * meanwhile (takes the endpoint lock). */
+void scif__map_direct_recheck(struct scif_map *m);
+/* The pages of [lo, hi) leave the mapping; unmap: those still ours are
+ * unmapped too. */
+void scif__map_direct_forget(struct scif_map *m, size_t lo, size_t hi,
+			     bool unmap);
+/* [ep locked] The peer's [off, off+len) is gone (all: every page): its
+ * pages raise SIGBUS from now on. */
+void scif__map_direct_gone(struct scif_map *m, uint64_t off, uint64_t len,
+			   bool all);
+
+static inline int map_vm_prot(int prot)
+{
+	return (prot & SCIF_PROT_WRITE) ? PROT_READ | PROT_WRITE :
+	       (prot & SCIF_PROT_READ)	? PROT_READ :
+					  PROT_NONE;
+}
 /* The pages of [lo, hi) of the mapping, as a byte range. */
 static inline char *map_page(const struct scif_map *m, size_t p)
 {

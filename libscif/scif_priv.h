@@ -145,6 +145,7 @@ struct scif_lib {
 	int nmaps; /* atomic: skips the list on the data path */
 	unsigned mmap_coherence_us; /* SCIF_MMAP_COHERENCE_US */
 	size_t mmap_prefetch;	    /* SCIF_MMAP_PREFETCH: bytes */
+	bool mmap_direct;	    /* SCIF_MMAP_DIRECT */
 
 	pthread_mutex_t members_lock; /* starting the membership watch */
 	struct scif_members *members; /* members.c: NULL until a client */
@@ -286,6 +287,9 @@ int scif__rma_mr_sync(struct scif_ep *ep, enum scif_rma_op op,
  * being closed (not locked): its mappings go; write back the dirty pages of
  * its mappings (a fence call, not locked). */
 void scif__mmap_win_gone(struct scif_ep *ep, uint64_t off, uint64_t len);
+/* [ep locked] The connection ended (mappings of the peer's memory itself
+ * must not keep working). */
+void scif__mmap_conn_gone(struct scif_ep *ep);
 void scif__mmap_ep_close(struct scif_ep *ep);
 void scif__mmap_flush(struct scif_ep *ep);
 void scif__mmap_sync(void *addr, size_t len, bool invalidate);

@@ -326,6 +326,21 @@ struct scif_provider_ops {
 	 * Default: -EOPNOTSUPP, nothing posted. */
 	int (*recv_post)(struct scif_ep *ep, void *buf, size_t len);
 	size_t (*recv_unpost)(struct scif_ep *ep);
+
+	/* scif_mmap's direct path (docs/mmap.md): the peer's memory behind
+	 * [roff, roff + *len) of its region rmr as a file this process can
+	 * map shared, so that loads and stores are that memory itself.  On
+	 * success *fd (the caller's to close) holds the first bytes of the
+	 * range at file offset *fd_off, and *len is cut to how many of them
+	 * it holds contiguously (a multiple of the page size); write: the
+	 * file will be mapped writable.  -EOPNOTSUPP (the default) when the
+	 * provider cannot, any -errno for memory it cannot share: the core
+	 * then maps the range its own way.  rmr is a copy taken under the
+	 * lock; the region may have been withdrawn since (the core checks
+	 * again).  Not locked; may block. */
+	int (*rmr_fd)(struct scif_ep *ep, const struct scif_rmr *rmr,
+		      uint64_t roff, uint64_t *len, bool write, int *fd,
+		      uint64_t *fd_off);
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */

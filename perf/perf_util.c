@@ -170,6 +170,21 @@ void *perf_alloc(size_t len)
 	return p;
 }
 
+/* The same in shared anonymous memory (a shmem file: scif_mmap's direct
+ * path can map it in the peer). */
+void *perf_alloc_shared(size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	void *p;
+
+	len = (len + pg - 1) / pg * pg;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		 -1, 0);
+	if (p == MAP_FAILED)
+		perf_die("mmap(%zu bytes, shared)", len);
+	return p;
+}
+
 void perf_free(void *p, size_t len)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);

@@ -47,6 +47,7 @@ void perf_recv(scif_epd_t epd, void *buf, size_t len);
 
 /* Page-aligned, zeroed memory (mmap), or exit. */
 void *perf_alloc(size_t len);
+void *perf_alloc_shared(size_t len);
 void perf_free(void *p, size_t len);
 
 /* Position-dependent byte pattern: a lost or misplaced byte shows. */

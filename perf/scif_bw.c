@@ -66,6 +66,7 @@ static const char *const test_titles[T_COUNT] = {
 #define F_VERIFY 4u
 #define F_ALL 8u
 #define F_BATCH 16u
+#define F_SHARED 32u
 
 /* What the client asks for, sent on every connection it opens. */
 struct wire_params {
@@ -97,6 +98,7 @@ struct opts {
 	enum test test;
 	uint64_t size;
 	int all, bidir, cache, json, verify, depth, batch;
+	int shared; /* -M shared: RMA windows in shared memory */
 	uint64_t iters, warmup; /* 0: default rule */
 	double duration;
 	long node; /* -1: server */
@@ -163,6 +165,13 @@ static void usage(FILE *f)
 "                        connection; BW is the sum of both directions\n"
 "  -c, --cache           SCIF_RMA_USECACHE on vwriteto/vreadfrom (keep\n"
 "                        the buffer registered between calls)\n"
+"  -M, --mem=KIND        RMA tests: both sides' window memory (default\n"
+"                        private):\n"
+"                          private    private anonymous memory\n"
+"                          shared     shared anonymous memory: over shm a\n"
+"                                     scif_mmap of it (-t mmap) is the\n"
+"                                     peer's memory itself (the direct\n"
+"                                     path, docs/mmap.md)\n"
 "      --verify          check the data after each size (pattern check;\n"
 "                        off by default, not counted in the time)\n"
 "      --json            one JSON object per size on stdout, nothing else\n"
@@ -531,7 +540,7 @@ static void *run_dir(void *arg)
 			bufmax = page_up(d->sizes[i]);
 	}
 	if (is_rma(t)) {
-		mem = perf_alloc(wmax);
+		mem = d->o.shared ? perf_alloc_shared(wmax) : perf_alloc(wmax);
 		/* the target's window, and the driver's for writeto/readfrom */
 		if (!d->drive || !is_v(t)) {
 			int prot = SCIF_PROT_READ | SCIF_PROT_WRITE;
@@ -779,6 +788,7 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "bidir", no_argument, NULL, 'b' },
 		{ "cache", no_argument, NULL, 'c' },
+		{ "mem", required_argument, NULL, 'M' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "batch", no_argument, NULL, 'B' },
@@ -797,7 +807,7 @@ int main(int argc, char **argv)
 
 	perf_prog = "scif_bw";
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "n:p:t:s:ai:D:d:w:bch", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:p:t:s:ai:D:d:w:bcM:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			v = perf_parse_num(optarg);
@@ -856,6 +866,12 @@ int main(int argc, char **argv)
 		case 'c':
 			o.cache = 1;
 			break;
+		case 'M':
+			if (strcmp(optarg, "private") && strcmp(optarg, "shared"))
+				perf_fail("bad memory '%s' (private, shared)",
+					  optarg);
+			o.shared = !strcmp(optarg, "shared");
+			break;
 		case 'V':
 			o.verify = 1;
 			break;
@@ -895,7 +911,8 @@ int main(int argc, char **argv)
 				(o.bidir ? F_BIDIR : 0) | (o.cache ? F_CACHE : 0) |
 					(o.verify ? F_VERIFY : 0) |
 					(o.all ? F_ALL : 0) |
-					(o.batch ? F_BATCH : 0),
+					(o.batch ? F_BATCH : 0) |
+					(o.shared ? F_SHARED : 0),
 				(uint32_t)i, o.size, o.iters, o.warmup, o.duration
 			};
 
@@ -926,6 +943,7 @@ int main(int argc, char **argv)
 				o.verify = !!(p.flags & F_VERIFY);
 				o.all = !!(p.flags & F_ALL);
 				o.batch = !!(p.flags & F_BATCH);
+				o.shared = !!(p.flags & F_SHARED);
 				o.size = p.size;
 				o.iters = p.iters;
 				o.warmup = p.warmup;

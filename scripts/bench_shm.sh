@@ -23,6 +23,10 @@
 #   put_S    ucx_perftest -t ucp_put_bw   vs  scif_bw -t writeto -s S
 # and, for 64 MiB only, reads through a mapping against scif_readfrom:
 #   mmap_64M scif_bw -t readfrom -s 64M   vs  scif_bw -t mmap -s 64M
+#   mmap_64M_direct  the same with -M shared on the mapping's side: the
+#                    window is shared memory, which the mapping maps
+#                    directly (docs/mmap.md); mmap_64M's window is private
+#                    (the fault thread's path)
 # and for 8-byte one-way latency (median of the run):
 #   lat_8B_spin   ucx_perftest -t ucp_am_lat  vs  scif_lat -t send, both sides
 #                 with SCIF_SPIN_US=1000000 (spin before sleeping)
@@ -137,6 +141,9 @@ argv_for() {
     scif_writeto | scif_readfrom | scif_mmap)
         ARGV=(env -u SCIF_SPIN_US "${SCIF_ENV[@]}" "$BIN/scif_bw" -t "${tool#scif_}" -p "$port")
         if [ "$role" = client ]; then ARGV+=(-n 0 -s "$size" -i "$n" --json); fi ;;
+    scif_mmap_direct) # the server follows the client's -M
+        ARGV=(env -u SCIF_SPIN_US "${SCIF_ENV[@]}" "$BIN/scif_bw" -t mmap -p "$port")
+        if [ "$role" = client ]; then ARGV+=(-n 0 -s "$size" -i "$n" -M shared --json); fi ;;
     scif_lat_spin | scif_lat_block)
         ARGV=(env -u SCIF_SPIN_US "${SCIF_ENV[@]}")
         if [ "$tool" = scif_lat_spin ]; then ARGV+=("SCIF_SPIN_US=$SPIN_US"); fi
@@ -162,7 +169,7 @@ argv_for() {
 # (MB/s, 2^20), ucp_am_lat: latency 50.0%ile (one-way usec, the median).
 parse() {
     case $1 in
-    memcpy_bw | scif_writeto | scif_readfrom | scif_mmap)
+    memcpy_bw | scif_writeto | scif_readfrom | scif_mmap | scif_mmap_direct)
         sed -n 's/^{.*"bw_avg_MBps":\([0-9.]*\).*"verify":\(null\|"ok"\)}$/\1/p' "$2" | head -1 ;;
     scif_lat_*)
         sed -n 's/^{.*"t_typical_us":\([0-9.]*\).*/\1/p' "$2" | head -1 ;;
@@ -304,7 +311,8 @@ for s in 65536:64K 1048576:1M 67108864:64M; do
         "read_$lab memcpy_bw scif_readfrom $size MB/s"
         "put_$lab ucx_put_bw scif_writeto $size MB/s")
 done
-STEPS+=("mmap_64M scif_readfrom scif_mmap 67108864 MB/s")
+STEPS+=("mmap_64M scif_readfrom scif_mmap 67108864 MB/s"
+    "mmap_64M_direct scif_readfrom scif_mmap_direct 67108864 MB/s")
 STEPS+=("lat_${LATSZ}B_spin ucx_am_lat scif_lat_spin $LATSZ usec"
     "lat_${LATSZ}B_block ucx_am_lat scif_lat_block $LATSZ usec")
 

@@ -19,7 +19,8 @@
  *
  * Files: shm_prov.c (instance, ops table), shm_ep.c (listen, connect,
  * accept, close, the progress callbacks), shm_msg.c (rings), shm_rma.c
- * (registrations, RMA).
+ * (registrations, RMA), shm_mmap.c (the peer's memory as a file for
+ * scif_mmap).
  */
 #ifndef SCIF_SHM_H
 #define SCIF_SHM_H
@@ -240,5 +241,9 @@ int shm_rmr_import(struct scif_ep *ep, const void *blob, size_t bloblen,
 void shm_rmr_release(struct scif_ep *ep, struct scif_rmr *rmr);
 int shm_rma_post(struct scif_ep *ep, const struct scif_rma_seg *segs, int n);
 void shm_cma_setup(struct scif_lib *lib);
+
+/* shm_mmap.c */
+int shm_rmr_fd(struct scif_ep *ep, const struct scif_rmr *rmr, uint64_t roff,
+	       uint64_t *len, bool write, int *fd, uint64_t *fd_off);
 
 #endif

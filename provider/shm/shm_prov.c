@@ -116,4 +116,5 @@ const struct scif_provider_ops scif_shm_ops = {
 	.rmr_import = shm_rmr_import,
 	.rmr_release = shm_rmr_release,
 	.rma_post = shm_rma_post,
+	.rmr_fd = shm_rmr_fd,
 };

@@ -31,7 +31,16 @@
  * 9) msync, in a child whose bound is 10 s (the clock writes nothing back
  *    and drops nothing meanwhile), mapping a window of the client's:
  *    MS_SYNC writes back at once, MS_INVALIDATE shows the peer's memory
- *    at once, and msync's errors and other memory are the C library's.
+ *    at once, and msync's errors and other memory are the C library's;
+ * 10) a mapping over several windows, of different memory.
+ *
+ * T_MMAP_SHARED=1: the windows' memory is shareable (memfds, shared
+ * anonymous memory), and over shm the mappings are the peer's memory
+ * itself (the direct path): /proc/self/maps shows the peer's file where a
+ * mapping is, the peer's stores are there at once, ours at the peer at
+ * once; 9) runs again with SCIF_MMAP_DIRECT=0 (the fault thread's path).
+ * Otherwise (and over other providers: T_MMAP_SHARED=1 with
+ * T_MMAP_DIRECT=0) every mapping is the fault thread's memfd.
  */
 #include "tc.h"
 
@@ -53,6 +62,7 @@
 #define VOFF 0x40000000ull
 #define SOFF 0x50000000ull
 #define MOFF 0x60000000ull
+#define YOFF 0x70000000ull /* 10): Y0, Y1 shareable, Y2 private, 2 pages */
 #define SLEN (8ul << 20) /* past SCIF_MMAP_PREFETCH's default, twice */
 #define ROUNDS 1000
 #define MSG_OFF 0	   /* the tutorial's message: up to 2 pages */
@@ -82,6 +92,11 @@ static uint8_t *win; /* our W */
  * chain of threads that refresh a page each wait for a CPU); settle_s: a
  * few ticks */
 static double bound_s, settle_s;
+/* T_MMAP_SHARED: windows of shareable memory; direct: mappings expected
+ * to be the peer's memory itself */
+static int shared_mem, direct;
+/* app_calls' memory at a mapping's place: scif_close must leave it */
+static uint8_t *app_mem;
 
 static void *pages(size_t len)
 {
@@ -90,6 +105,61 @@ static void *pages(size_t len)
 
 	TC_CHECK(p != MAP_FAILED, "mmap");
 	return p;
+}
+
+/* A window's memory: private, or (shared_mem) a memfd called
+ * "t_mmap-NAME", or shared anonymous memory for NAME NULL. */
+static void *wpages(size_t len, const char *name)
+{
+	char n[64];
+	void *p;
+	int fd = -1;
+
+	if (!shared_mem)
+		return pages(len);
+	if (name) {
+		snprintf(n, sizeof(n), "t_mmap-%s", name);
+		fd = memfd_create(n, MFD_CLOEXEC);
+		TC_CHECK(fd >= 0 && ftruncate(fd, (off_t)len) == 0, "memfd");
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+	TC_CHECK(p != MAP_FAILED, "mmap shared");
+	if (fd >= 0)
+		close(fd);
+	return p;
+}
+
+/* The page at p is the peer's memory itself (want_direct), or the fault
+ * thread's memfd: what /proc/self/maps says is mapped there. */
+static void check_path(const void *p, int want_direct, const char *what)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512], path[256] = "";
+	int found = 0;
+
+	TC_CHECK(f, "/proc/self/maps");
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		int n = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &b, &n) >= 2 &&
+		    (uintptr_t)p >= a && (uintptr_t)p < b) {
+			found = 1;
+			snprintf(path, sizeof(path), "%s", line + n);
+			path[strcspn(path, "\n")] = '\0';
+		}
+	}
+	fclose(f);
+	TC_CHECK(found, "%s: %p not mapped", what, p);
+	if (want_direct)
+		TC_CHECK(!strncmp(path, "/memfd:t_mmap-", 14) ||
+				 !strcmp(path, "/dev/zero (deleted)"),
+			 "%s: not the peer's memory but '%s'", what, path);
+	else
+		TC_CHECK(!strncmp(path, "/memfd:scif-mmap", 16),
+			 "%s: not the fault thread's memfd but '%s'", what,
+			 path);
 }
 
 static void reg(void *p, size_t len, uint64_t off, int prot)
@@ -222,6 +292,8 @@ static void tutorial(int server)
 	double t0 = tc_now();
 	int i;
 
+	check_path(peer, direct, "tutorial");
+
 	for (i = 0; i < ROUNDS; i++) {
 		if (server) {
 			tut_recv(i, 0);
@@ -243,9 +315,11 @@ static void server(uint16_t port)
 {
 	scif_epd_t l = tc_listen(port, 1);
 	struct scif_portID peer;
-	uint8_t *ro = pages(PG), *x = pages(XLEN), *sq = pages(SLEN);
+	uint8_t *ro = wpages(PG, "R"), *x = wpages(XLEN, NULL),
+		*sq = wpages(SLEN, NULL), *y[3];
 	struct cmd c;
 	uint32_t ok;
+	int i;
 
 	TC_CHECK(scif_accept(l, &peer, &epd, SCIF_ACCEPT_SYNC) == 0, "accept");
 	reg(win, WLEN, WOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
@@ -254,6 +328,15 @@ static void server(uint16_t port)
 	tc_fill(x, XLEN, 88, 0);
 	reg(x, XLEN, XOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
 	reg(sq, SLEN, SOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	/* 10): three windows side by side, one pattern over them */
+	y[0] = wpages(2 * PG, "Y0");
+	y[1] = wpages(2 * PG, NULL);
+	y[2] = pages(2 * PG);
+	for (i = 0; i < 3; i++) {
+		tc_fill(y[i], 2 * PG, 111, (uint64_t)i * 2 * PG);
+		reg(y[i], 2 * PG, YOFF + (uint64_t)i * 2 * PG,
+		    SCIF_PROT_READ | SCIF_PROT_WRITE);
+	}
 	for (;;) {
 		tc_recv_all(epd, &c, sizeof(c));
 		ok = 1;
@@ -414,10 +497,13 @@ static void visibility(void)
 	double worst = 0, t;
 	int i;
 
+	check_path(m, direct, "visibility");
 	for (i = 0; i < 20; i++) {
 		uint64_t off = (uint64_t)(i % 8) * PG + 3 * PG;
 
 		cmd(C_FILL, off, PG, 1000 + i);
+		TC_CHECK(!direct || tc_verify(m + off, PG, 1000 + i, 0) < 0,
+			 "direct: the peer's store not there at once");
 		t = wait_pattern(m + off, PG, 1000 + i, 0, bound_s);
 		worst = t > worst ? t : worst;
 	}
@@ -500,6 +586,8 @@ static void shapes(void)
 	b = map(a + 2 * PG, 2 * PG, SCIF_PROT_READ, SCIF_MAP_FIXED,
 		WOFF + 40 * PG);
 	TC_CHECK(b == a + 2 * PG, "FIXED at %p gave %p", a + 2 * PG, b);
+	check_path(a, direct, "a");
+	check_path(b, direct, "FIXED b");
 	cmd(C_VERIFY, 22 * PG, PG, 32); /* written back before replaced */
 	cmd(C_FILL, 40 * PG, 2 * PG, 33);
 	wait_pattern(b, 2 * PG, 33, 0, bound_s);
@@ -520,6 +608,10 @@ static void shapes(void)
 		WOFF + 20 * PG);
 	TC_CHECK(tc_verify(c + 7 * PG, PG, 34, 0) < 0, "second mapping");
 	tc_fill(c + 6 * PG, PG, 35, 0);
+	if (direct) { /* at once, through the other mapping and at the peer */
+		TC_CHECK(tc_verify(a + 6 * PG, PG, 35, 0) < 0, "direct: a");
+		cmd(C_VERIFY, 26 * PG, PG, 35);
+	}
 	wait_pattern(a + 6 * PG, PG, 35, 0, 2 * bound_s);
 	TC_CHECK(scif_munmap(a, 5 * PG) == 0 &&
 			 scif_munmap(a + 6 * PG, 2 * PG) == 0,
@@ -554,7 +646,7 @@ static void app_calls(void)
 	usleep((useconds_t)(settle_s * 1e6)); /* several ticks */
 	TC_CHECK(tc_verify(r, 2 * PG, 53, 0) < 0,
 		 "the library dropped memory no longer its own");
-	munmap(r, 2 * PG);
+	app_mem = r; /* checked after scif_close */
 	TC_CHECK(scif_munmap(m + 2 * PG, 2 * PG) == 0, "munmap the rest");
 	cmd(C_VERIFY, 43 * PG, PG, 52); /* page 3 was written back */
 }
@@ -568,8 +660,12 @@ static void unregister_mapped(void)
 	TC_CHECK(tc_verify(x, XLEN, 88, 0) < 0, "X content");
 	tc_fill(x + PG, 64, 89, 0); /* dirty: dropped with the window */
 	t0 = tc_now();
+	check_path(x, direct, "X");
 	cmd(C_UNREG_X, 0, 0, 0);
 	TC_CHECK(tc_now() - t0 < 5, "unregister took %.1f s", tc_now() - t0);
+	/* direct: poisoned before the peer's scif_unregister returned */
+	TC_CHECK(!direct || touch(x + 2 * PG, 0) == SIGBUS,
+		 "direct: no SIGBUS at once after unregister");
 	t0 = tc_now();
 	while (touch(x, 0) != SIGBUS)
 		TC_CHECK(tc_now() - t0 < 10, "no SIGBUS after unregister");
@@ -584,7 +680,7 @@ static void victim(uint16_t port)
 {
 	scif_epd_t l = tc_listen(port, 1);
 	struct scif_portID peer;
-	uint8_t *v = pages(4 * PG), ready = 1;
+	uint8_t *v = wpages(4 * PG, "V"), ready = 1;
 
 	TC_CHECK(scif_accept(l, &peer, &epd, SCIF_ACCEPT_SYNC) == 0, "accept");
 	tc_fill(v, 4 * PG, 99, 0);
@@ -617,6 +713,7 @@ static void killed_peer(uint16_t port)
 	epd = k;
 	v = map(NULL, 4 * PG, SCIF_PROT_READ, 0, VOFF);
 	TC_CHECK(tc_verify(v, 4 * PG, 99, 0) < 0, "V content");
+	check_path(v, direct, "V");
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	t0 = tc_now();
@@ -639,6 +736,7 @@ static void sequential(void)
 	long bad;
 
 	cmd(C_FILL_S, 0, 0, 61);
+	check_path(s + SLEN / 2, direct, "S");
 	t0 = tc_now();
 	bad = tc_verify(s, SLEN / 2, 61, 0);
 	TC_CHECK(bad < 0, "first half: byte %ld", bad);
@@ -677,18 +775,25 @@ static void msync_child(uint16_t node, uint16_t port)
 	tc_recv_all(epd, &one, 1);
 	m = map(NULL, 4 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0, MOFF);
 	TC_CHECK(tc_verify(m, 4 * PG, 71, 0) < 0, "M content");
-	/* MS_SYNC: the store is at the peer when msync returns */
+	check_path(m, direct, "M");
+	/* MS_SYNC: the store is at the peer when msync returns (direct: at
+	 * once) */
 	tc_fill(m + PG, PG, 72, 0);
-	peer_is(MOFF + PG, 71, PG, "written back before msync");
+	if (direct)
+		peer_is(MOFF + PG, 72, 0, "direct: the store not at the peer");
+	else
+		peer_is(MOFF + PG, 71, PG, "written back before msync");
 	TC_CHECK(msync(m + PG, PG, MS_SYNC) == 0, "msync(MS_SYNC)");
 	peer_is(MOFF + PG, 72, 0, "not written back by msync(MS_SYNC)");
-	/* MS_INVALIDATE: the peer's new bytes, not the copy fetched before */
+	/* MS_INVALIDATE: the peer's new bytes, not the copy fetched before
+	 * (direct: the peer's bytes all along) */
 	tc_fill(b, PG, 73, 0);
 	TC_CHECK(scif_vwriteto(epd, b, PG, (off_t)(MOFF + 2 * PG),
 			       SCIF_RMA_SYNC) == 0,
 		 "vwriteto");
-	TC_CHECK(tc_verify(m + 2 * PG, PG, 71, 2 * PG) < 0,
-		 "dropped before msync");
+	TC_CHECK(direct ? tc_verify(m + 2 * PG, PG, 73, 0) < 0 :
+			  tc_verify(m + 2 * PG, PG, 71, 2 * PG) < 0,
+		 "before msync(MS_INVALIDATE)");
 	TC_CHECK(msync(m + 2 * PG, PG, MS_INVALIDATE) == 0,
 		 "msync(MS_INVALIDATE)");
 	TC_CHECK(tc_verify(m + 2 * PG, PG, 73, 0) < 0,
@@ -714,13 +819,14 @@ static void msync_child(uint16_t node, uint16_t port)
 	TC_CHECK(scif_close(epd) == 0, "close");
 }
 
-/* 9) msync: a child maps our window M (its library with a bound of 10 s) */
-static void msync_test(uint16_t port)
+/* 9) msync: a child maps our window M (its library with a bound of 10 s;
+ * no_direct: and SCIF_MMAP_DIRECT=0) */
+static void msync_test(uint16_t port, int no_direct)
 {
 	uint16_t self = 0, nodes[16];
 	scif_epd_t saved = epd, l = tc_listen((uint16_t)(port + 2), 1);
 	struct scif_portID peer;
-	uint8_t *w = pages(4 * PG), one = 1;
+	uint8_t *w = wpages(4 * PG, no_direct ? "M" : NULL), one = 1;
 	char a1[16], a2[16];
 	pid_t pid;
 	int st;
@@ -732,6 +838,8 @@ static void msync_test(uint16_t port)
 	TC_CHECK(pid >= 0, "fork");
 	if (!pid) {
 		setenv("SCIF_MMAP_COHERENCE_US", "10000000", 1);
+		if (no_direct)
+			setenv("SCIF_MMAP_DIRECT", "0", 1);
 		execl("/proc/self/exe", "t_mmap", "msync", a1, a2,
 		      (char *)NULL);
 		_exit(127);
@@ -751,6 +859,39 @@ static void msync_test(uint16_t port)
 	epd = saved;
 }
 
+/* 10) mappings over windows Y0 (a memfd), Y1 (shared anonymous memory)
+ * and Y2 (private): Y1-Y2 is the fault thread's, Y0-Y1 (direct) two files
+ * mapped side by side. */
+static void spans(void)
+{
+	uint8_t *p = map(NULL, 4 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0,
+			 YOFF + 2 * PG),
+		*b = pages(2 * PG);
+	long bad = tc_verify(p, 4 * PG, 111, 2 * PG);
+
+	TC_CHECK(bad < 0, "Y1-Y2: byte %ld", bad);
+	check_path(p, 0, "Y1-Y2");
+	TC_CHECK(scif_munmap(p, 4 * PG) == 0, "munmap Y1-Y2");
+	p = map(NULL, 4 * PG, SCIF_PROT_READ | SCIF_PROT_WRITE, 0, YOFF);
+	bad = tc_verify(p, 4 * PG, 111, 0);
+	TC_CHECK(bad < 0, "Y0-Y1: byte %ld", bad);
+	check_path(p, direct, "Y0");
+	check_path(p + 3 * PG, direct, "Y1");
+	/* a write over the two windows reaches both */
+	tc_fill(p + PG, 2 * PG, 112, 0);
+	TC_CHECK(msync(p, 4 * PG, MS_SYNC) == 0, "msync Y0-Y1");
+	TC_CHECK(scif_vreadfrom(epd, b, 2 * PG, (off_t)(YOFF + PG),
+				SCIF_RMA_SYNC) == 0,
+		 "vreadfrom Y");
+	bad = tc_verify(b, 2 * PG, 112, 0);
+	TC_CHECK(bad < 0, "Y0-Y1 written: byte %ld", bad);
+	TC_CHECK(tc_verify(p, PG, 111, 0) < 0 &&
+			 tc_verify(p + 3 * PG, PG, 111, 3 * PG) < 0,
+		 "Y0-Y1: pages not written");
+	TC_CHECK(scif_munmap(p, 4 * PG) == 0, "munmap Y0-Y1");
+	munmap(b, 2 * PG);
+}
+
 static void client(uint16_t node, uint16_t port)
 {
 	uint8_t *m;
@@ -768,7 +909,10 @@ static void client(uint16_t node, uint16_t port)
 	unregister_mapped();
 	killed_peer(port);
 	sequential();
-	msync_test(port);
+	spans();
+	msync_test(port, 0);
+	if (direct) /* the switch: the same memory, the thread's mapping */
+		msync_test(port, 1);
 	/* 7) close unmaps; then ECONNRESET */
 	m = map(NULL, PG, SCIF_PROT_READ, 0, WOFF);
 	cmd(C_QUIT, 0, 0, 0);
@@ -777,17 +921,25 @@ static void client(uint16_t node, uint16_t port)
 	TC_ERRNO(scif_mmap(NULL, PG, SCIF_PROT_READ, 0, epd, WOFF), ECONNRESET);
 	TC_CHECK(scif_close(epd) == 0, "close");
 	TC_CHECK(touch(m, 0) == SIGSEGV, "mapping left after scif_close");
+	TC_CHECK(tc_verify(app_mem, 2 * PG, 53, 0) < 0,
+		 "scif_close took memory no longer the library's");
+	munmap(app_mem, 2 * PG);
 	printf("t_mmap: all passed\n");
 }
 
 int main(int argc, char **argv)
 {
 	const char *b = getenv("SCIF_MMAP_COHERENCE_US");
+	const char *sh = getenv("T_MMAP_SHARED"), *d = getenv("T_MMAP_DIRECT");
+	const char *sd = getenv("SCIF_MMAP_DIRECT");
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	shared_mem = sh && !strcmp(sh, "1");
+	direct = shared_mem && !(d && !strcmp(d, "0")) &&
+		 !(sd && !strcmp(sd, "0"));
 	bound_s = (b ? atof(b) : 1000) * 1e-6 + 2.0;
 	settle_s = (b ? atof(b) : 1000) * 1e-6 * 3 + 0.05;
-	win = pages(WLEN);
+	win = wpages(WLEN, "W");
 	if (argc == 2 && !strcmp(argv[1], "enodev"))
 		enodev_child();
 	else if (argc == 4 && !strcmp(argv[1], "msync"))
