@@ -463,6 +463,7 @@ static void lib_settings(struct scif_lib *lib)
 	lib->close_timeout_ms =
 		(int)scif__env_u32("SCIF_CLOSE_TIMEOUT_MS", 30000, 0, 3600000);
 	lib->spin_us = (int)scif__env_u32("SCIF_SPIN_US", 0, 0, 1000000);
+	lib->spin_set = getenv("SCIF_SPIN_US") != NULL;
 	/* node loss: each provider's heartbeat (docs/nodes.md) */
 	lib->hb_ms = (int)scif__env_u32("SCIF_HEARTBEAT_MS", 1000, 100, 3600000);
 	lib->hb_timeout_ms = (int)scif__env_u32("SCIF_HEARTBEAT_TIMEOUT_MS",

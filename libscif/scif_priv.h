@@ -161,6 +161,8 @@ struct scif_lib {
 	int accept_timeout_ms; /* requester must complete within this */
 	int close_timeout_ms;  /* each stage of a graceful scif_close */
 	int spin_us;	       /* spin before sleeping on an endpoint */
+	bool spin_set;	       /* SCIF_SPIN_US given: the providers' own
+				* spin_us (attr) do not count */
 	int hb_ms, hb_timeout_ms; /* SCIF_HEARTBEAT_MS, _TIMEOUT_MS */
 };
 

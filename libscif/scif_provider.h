@@ -163,6 +163,11 @@ struct scif_prov_attr {
 	uint32_t align;	    /* pieces other than a request's first and last
 			     * start at a multiple of it (1: any) */
 	unsigned caps;	    /* SCIF_PROV_* */
+	/* Microseconds a thread about to sleep on the endpoint polls it
+	 * first when SCIF_SPIN_US is not set: what this transport gains
+	 * from it (tcp: an event that comes within a round trip and would
+	 * otherwise cost two wake-ups).  0: sleep at once. */
+	uint32_t spin_us;
 };
 
 enum {

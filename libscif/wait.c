@@ -53,9 +53,10 @@ static long long now_ns(void)
  * hand-off from the progress thread.  The lock is dropped between polls.
  * Returns true when something happened.
  */
-static bool ep_spin(struct scif_ep *ep, long long deadline_ms, bool defer)
+static bool ep_spin(struct scif_ep *ep, long long spin_us,
+		    long long deadline_ms, bool defer)
 {
-	long long end = now_ns() + (long long)ep->lib->spin_us * 1000;
+	long long end = now_ns() + spin_us * 1000;
 	unsigned gen = ep->wake_gen, i = 0;
 	bool hit = false;
 
@@ -198,10 +199,12 @@ static int lead_wait(struct scif_ep *ep, int fd, long long deadline_ms,
 static int ep_wait(struct scif_ep *ep, long long deadline_ms, bool defer)
 {
 	struct timespec ts;
+	long long spin = ep->lib->spin_set ? (long long)ep->lib->spin_us :
+					     (long long)ep->attr.spin_us;
 	int fd;
 
-	if (ep->lib->spin_us) {
-		if (ep_spin(ep, deadline_ms, defer))
+	if (spin) {
+		if (ep_spin(ep, spin, deadline_ms, defer))
 			return 0;
 	} else if (ep->ops->ep_idle(ep) > 0) {
 		/* about to sleep: the provider may have to ask for the event

@@ -136,6 +136,7 @@ struct tcp_prov {
 	int ka_idle, ka_intvl, ka_cnt;	     /* SCIF_TCP_KEEPALIVE_* */
 	int connect_ms;			     /* SCIF_TCP_CONNECT_MS */
 	int sndbuf;			     /* SCIF_TCP_SNDBUF_KB, 0: kernel */
+	uint32_t spin_us;		     /* SCIF_TCP_SPIN_US */
 };
 
 /* An item of the transmit queue: a frame's head (hlen bytes in head[]),

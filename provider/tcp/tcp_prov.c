@@ -21,6 +21,13 @@
  *                             (default 5000)
  *   SCIF_TCP_SNDBUF_KB        SO_SNDBUF / SO_RCVBUF (default 0: the
  *                             kernel's autotuning)
+ *   SCIF_TCP_SPIN_US          a thread about to sleep on a tcp endpoint
+ *                             polls it this long first, unless SCIF_SPIN_US
+ *                             is set (default 20: the peer's answer, or
+ *                             its TCP's acknowledgement that sent means
+ *                             delivered waits for, comes within a round
+ *                             trip on a LAN, and sleeping costs two
+ *                             wake-ups)
  * A silent peer is thus noticed after about USER_TIMEOUT, idle or not: its
  * node is lost (ENODEV); a reset or a close is its process's end.
  */
@@ -183,6 +190,7 @@ static int tcp_init(struct scif_lib *lib, struct scif_prov **out)
 					    600000);
 	tp->sndbuf = (int)scif__env_u32("SCIF_TCP_SNDBUF_KB", 0, 0, 1 << 20)
 		     << 10;
+	tp->spin_us = scif__env_u32("SCIF_TCP_SPIN_US", 20, 0, 1000000);
 	*out = (struct scif_prov *)tp;
 	return 0;
 }

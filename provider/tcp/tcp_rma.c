@@ -34,9 +34,12 @@
 
 void tcp_query(struct scif_ep *ep, struct scif_prov_attr *attr)
 {
+	struct tcp_conn *c = tcp_conn_of(ep);
+
 	attr->max_piece = TCP_MAX_PIECE;
 	attr->align = 1;
 	attr->caps = SCIF_PROV_CHEAP_REG;
+	attr->spin_us = c ? c->tp->spin_us : 0;
 }
 
 int tcp_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
