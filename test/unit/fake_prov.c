@@ -726,6 +726,20 @@ static void fk_query(struct scif_ep *ep, struct scif_prov_attr *attr)
 	attr->max_piece = MAX_PIECE;
 	attr->align = 1;
 	attr->caps = fe->caps;
+	fk_lock();
+	attr->spin_us = fk.spin_us;
+	fk_unlock();
+}
+
+/* Nothing to poll (the pipes' upcalls come from the fake's thread):
+ * counts the calls. */
+static int fk_ep_progress(struct scif_ep *ep)
+{
+	(void)ep;
+	fk_lock();
+	fk.progress++;
+	fk_unlock();
+	return 0;
 }
 
 static int fk_mr_reg(struct scif_ep *ep, const struct scif_mem *mem,
@@ -816,6 +830,7 @@ const struct scif_provider_ops fake_ops = {
 	.send_ready = fk_send_ready,
 	.ctrl_send = fk_ctrl_send,
 	.query = fk_query,
+	.ep_progress = fk_ep_progress,
 	.mr_reg = fk_mr_reg,
 	.mr_dereg = fk_mr_dereg,
 	.mr_export = fk_mr_export,

@@ -48,10 +48,12 @@ struct fk_state {
 	bool fail_soft;	 /* ... and the connection stays up (shm, a tcp
 			  * target's refusal); else it breaks, as a QP */
 	bool record;	 /* note where the next completed piece ended */
+	unsigned spin_us; /* the attribute, for endpoints connected from now on */
 	char *first_rend;
 	/* counters */
 	long posted, done, outstanding, partial, imm_inlined, dropped;
 	long mrs, rmrs, deregs;
+	long progress; /* ep_progress calls */
 	/* contract violations */
 	long bad, imm_early, dereg_busy, ctrl_err;
 };

@@ -166,6 +166,7 @@ struct ctx {
 };
 
 static struct ctx cx; /* outside the cases' frames: teardown closes it */
+static unsigned ctx_spin; /* the fake's spin_us attribute for ctx_open */
 
 static void reg(scif_epd_t epd, char *p, size_t len, off_t off, int prot)
 {
@@ -209,6 +210,7 @@ static void ctx_open(struct ctx *c, unsigned caps)
 	fk.fail_at = 0;
 	fk.fail_soft = false;
 	fk.record = false;
+	fk.spin_us = ctx_spin;
 	fk_unlock();
 	c->lep = scif_open();
 	assert_true(c->lep >= 0);
@@ -676,6 +678,47 @@ static void test_window_get_put(void **state)
 	ctx_close(c);
 }
 
+static int bg_send_late(struct bg *b)
+{
+	usleep(100000);
+	return scif_send(b->epd, "z", 1, SCIF_SEND_BLOCK);
+}
+
+/* SCIF_SPIN_US unset: a caller about to sleep polls its endpoint as long
+ * as the provider's spin_us attribute says (tcp's), and not at all when it
+ * says 0: counted in the fake's ep_progress calls during a blocked
+ * scif_recv that waits 100 ms. */
+static void test_spin_attr(void **state)
+{
+	static const unsigned spins[] = { 0, 20000 };
+	struct ctx *c = &cx;
+	unsigned i;
+	long calls;
+	char z;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct bg b = { 0 };
+
+		ctx_spin = spins[i];
+		ctx_open(c, 0);
+		ctx_spin = 0;
+		b.epd = c->b;
+		calls = fk_get(&fk.progress);
+		bg_start(&b, bg_send_late);
+		assert_int_equal(scif_recv(c->a, &z, 1, SCIF_RECV_BLOCK), 1);
+		calls = fk_get(&fk.progress) - calls;
+		assert_true(bg_wait(&b, 10000));
+		assert_int_equal(b.ret, 1);
+		assert_int_equal(z, 'z');
+		if (spins[i])
+			assert_true(calls > 100);
+		else
+			assert_true(calls <= 2);
+		ctx_close(c);
+	}
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, teardown)
@@ -689,6 +732,7 @@ int main(void)
 		T(test_unregister_waits_peer),
 		T(test_checks_post_nothing),
 		T(test_window_get_put),
+		T(test_spin_attr),
 	};
 #undef T
 	char path[] = "/tmp/scif-fake-nodes-XXXXXX";
