@@ -545,6 +545,8 @@ int scif__rma_cache_stats(scif_epd_t epd, struct scif_regcache_stats *st)
 /* [ep locked] The connection is up: learn the provider's RMA attributes. */
 void scif__rma_connected(struct scif_ep *ep)
 {
+	/* a provider fills what it knows: the rest is the default, 0 */
+	memset(&ep->attr, 0, sizeof(ep->attr));
 	ep->ops->query(ep, &ep->attr);
 	if (!ep->attr.max_piece)
 		ep->attr.max_piece = 1u << 30;
