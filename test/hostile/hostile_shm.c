@@ -164,6 +164,16 @@ static void a_flood(struct shm_att *s)
 	struct pollfd pfd = { .fd = s->epd };
 	int batch, wait;
 
+	/* Our library may still be finishing the go byte's wake-up, at whose
+	 * end it arms itself: a ring then would have it read the answers
+	 * (and end the connection over answers to requests it never sent)
+	 * before the victim's outbox fills.  Wait until it stays unarmed. */
+	for (wait = 0; wait < 100; wait++) {
+		__atomic_store_n(&s->sh->dir[1].rx_armed, 0, __ATOMIC_SEQ_CST);
+		usleep(20000);
+		if (!__atomic_load_n(&s->sh->dir[1].rx_armed, __ATOMIC_SEQ_CST))
+			break;
+	}
 	for (batch = 0; batch < 32; batch++) {
 		__atomic_store_n(&s->sh->dir[1].rx_armed, 0, __ATOMIC_SEQ_CST);
 		for (i = 0; i < per; i++)
