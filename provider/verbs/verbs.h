@@ -173,6 +173,7 @@ struct verbs_conn {
 	char *sbuf;
 	struct ibv_mr *smr;
 	uint32_t sdepth, ssize;
+	uint32_t max_inline; /* bytes a SEND may carry inline */
 	uint32_t *sfree;
 	uint64_t unacked;   /* stream bytes posted, not yet acknowledged */
 	bool delivery_wait; /* a sender waits for unacked to reach 0 */
