@@ -66,6 +66,14 @@ long long scif__now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long scif__now_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 uint32_t scif__env_u32(const char *name, uint32_t def, uint32_t lo,
 		       uint32_t hi)
 {

@@ -475,8 +475,8 @@ bool verbs_cq_drain(struct verbs_conn *c)
 			}
 		}
 	}
-	if (alive)
-		c->alive_ms = scif__now_ms();
+	if (alive) /* per completion: the heartbeat's seconds need no better */
+		c->alive_ms = scif__now_coarse_ms();
 	return wake;
 }
 
