@@ -52,16 +52,24 @@ static long long now_ns(void)
  * before sleeping, so that a blocked caller sees its completions without a
  * hand-off from the progress thread.  The lock is dropped between polls.
  * Returns true when something happened.
+ *
+ * The clock is read after the first SPIN_CHECK polls, then at growing
+ * intervals (at most SPIN_CHECK_MAX polls apart): in a VM whose clock source
+ * is emulated (HPET under QEMU TCG) a read is a system call costing more
+ * than a poll, and most spins end before the first read.  So the budget
+ * counts from the first read, a few polls late.
  */
+#define SPIN_CHECK 32
+#define SPIN_CHECK_MAX 256
+
 static bool ep_spin(struct scif_ep *ep, long long spin_us,
 		    long long deadline_ms, bool defer)
 {
-	long long end = now_ns() + spin_us * 1000;
-	unsigned gen = ep->wake_gen, i = 0;
+	long long end = -1;
+	unsigned gen = ep->wake_gen, i = 0, next = SPIN_CHECK,
+		 step = SPIN_CHECK;
 	bool hit = false;
 
-	if (deadline_ms >= 0 && end > deadline_ms * 1000000)
-		end = deadline_ms * 1000000;
 	ep->ev_defer = defer;
 	for (;;) {
 		if (ep->ops->ep_progress(ep) > 0 || ep->wake_gen != gen) {
@@ -71,9 +79,19 @@ static bool ep_spin(struct scif_ep *ep, long long spin_us,
 		pthread_mutex_unlock(&ep->lock);
 		cpu_relax();
 		pthread_mutex_lock(&ep->lock);
-		/* the clock is read now and then: it costs more than a poll */
-		if (ep->wake_gen != gen || (++i % 32 == 0 && now_ns() >= end))
+		if (ep->wake_gen != gen)
 			break;
+		if (++i != next)
+			continue;
+		if (end < 0) {
+			end = now_ns() + spin_us * 1000;
+			if (deadline_ms >= 0 && end > deadline_ms * 1000000)
+				end = deadline_ms * 1000000;
+		} else if (now_ns() >= end) {
+			break;
+		}
+		step = step * 2 > SPIN_CHECK_MAX ? SPIN_CHECK_MAX : step * 2;
+		next += step;
 	}
 	/* whatever the outcome: the provider's wake-ups are armed again */
 	if (ep->ops->ep_idle(ep) > 0)
