@@ -537,58 +537,75 @@ static void unmute(struct verbs_conn *c)
 	c->muted = false;
 }
 
+/*
+ * The mute timer, every VERBS_MUTE_MS while the channel is muted: gives it
+ * back to the progress thread once a whole period passed without a caller
+ * polling the connection.  While callers keep polling it only re-arms, and
+ * without the endpoint's lock: a spinning caller holds that lock nearly all
+ * the time, and taking it cost a futex sleep and wake-up, two thread
+ * switches per tick, in the small VM the spinner shares with rxe.
+ */
 static void mute_tick(void *arg)
 {
 	struct verbs_conn *c = arg;
+	unsigned gen = __atomic_load_n(&c->pollgen, __ATOMIC_RELAXED);
 
-	scif__ep_lock(c->ep);
-	if (c->muted && !c->leading && c->mute_timer >= 0) {
-		if (c->pollgen != c->pollgen_seen) { /* still polled */
-			c->pollgen_seen = c->pollgen;
-			scif__progress_timer_set(scif__lib_progress(c->vp->lib),
-						 c->mute_timer,
-						 scif__now_ms() + VERBS_MUTE_MS);
-		} else {
-			unmute(c);
-		}
+	if (gen != c->tick_seen) { /* still polled */
+		c->tick_seen = gen;
+		scif__progress_timer_set(scif__lib_progress(c->vp->lib),
+					 c->mute_timer,
+					 scif__now_ms() + VERBS_MUTE_MS);
+		return;
 	}
+	scif__ep_lock(c->ep);
+	if (c->muted && !c->leading) /* a leader's unlead re-arms us */
+		unmute(c);
 	scif__ep_unlock(c->ep);
 }
 
-/*
- * [ep locked] A thread polls the connection (its second poll since it last
- * stopped): the progress thread stops watching the channel.  Else it wakes
- * for the event the poller's completions raise, fights it for the lock, and
- * in a small VM takes the CPU that rxe's kernel work needs (a spinning
- * request/response paid hundreds of µs a message).  It stays away across
- * calls until the connection has not been polled for VERBS_MUTE_MS, or a
- * leader lets go.
- */
-static void mute(struct verbs_conn *c)
+/* [ep locked] The mute timer runs a period from now; false if it cannot. */
+static bool mute_arm(struct verbs_conn *c)
 {
 	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
 	long long due = scif__now_ms() + VERBS_MUTE_MS;
 
-	if (!c->established || c->closing || c->dead || c->cc_handle < 0 ||
-	    scif__progress_set_events(pg, c->cc_handle, 0))
-		return;
-	c->muted = true;
-	c->pollgen_seen = c->pollgen;
 	if (c->mute_timer >= 0) {
 		scif__progress_timer_set(pg, c->mute_timer, due);
-		return;
+		return true;
 	}
 	c->mute_timer = scif__progress_timer_add(pg, due, 0, mute_tick, c);
-	if (c->mute_timer < 0) { /* nothing would give it back */
-		c->mute_timer = -1;
-		unmute(c);
-	}
+	if (c->mute_timer >= 0)
+		return true;
+	c->mute_timer = -1;
+	return false;
 }
 
 /*
- * [ep locked] Caller-driven progress of a thread about to sleep on ep.  The
- * completion channel stays armed (only verbs_cq_event re-arms it): what we
- * drain here may still raise one event, which then finds the CQ empty.
+ * [ep locked] A caller polls the connection: the progress thread stops
+ * watching the channel.  Else it wakes for the event the caller's
+ * completions raise, fights it for the lock, and in a small VM takes the
+ * CPU that rxe's kernel work needs (a spinning request/response paid
+ * hundreds of µs a message).  It stays away across calls -- muting costs a
+ * system call, and a call that finds its answer at once would pay one each
+ * time -- until the connection has not been polled for a whole
+ * VERBS_MUTE_MS period (mute_tick).
+ */
+static void mute(struct verbs_conn *c)
+{
+	if (!c->established || c->closing || c->dead || c->cc_handle < 0 ||
+	    scif__progress_set_events(scif__lib_progress(c->vp->lib),
+				      c->cc_handle, 0))
+		return;
+	c->muted = true;
+	if (!mute_arm(c)) /* nothing would give it back */
+		unmute(c);
+}
+
+/*
+ * [ep locked] Caller-driven progress of a thread about to sleep on ep, or
+ * spinning on it.  The completion channel stays armed, or holds an event
+ * (only the channel's reader re-arms it, after taking one): what we drain
+ * here may still raise one event, which then finds the CQ empty.
  */
 int verbs_ep_progress(struct scif_ep *ep)
 {
@@ -596,8 +613,9 @@ int verbs_ep_progress(struct scif_ep *ep)
 
 	if (!c || !c->cq)
 		return 0; /* not connected yet: rdma_cm events drive it */
-	c->pollgen++;
-	if (++c->polls == 2 && !c->muted)
+	/* read by mute_tick without the lock */
+	__atomic_store_n(&c->pollgen, c->pollgen + 1, __ATOMIC_RELAXED);
+	if (!c->muted)
 		mute(c);
 	return conn_progress(c) ? 1 : 0;
 }
@@ -606,17 +624,6 @@ int verbs_ep_progress(struct scif_ep *ep)
 bool verbs_conn_poll(struct verbs_conn *c)
 {
 	return c->cq && conn_progress(c);
-}
-
-/* [ep locked] The caller stops polling: muted or not, the channel stays so
- * (see mute()). */
-int verbs_ep_idle(struct scif_ep *ep)
-{
-	struct verbs_conn *c = ep_conn(ep);
-
-	if (c)
-		c->polls = 0;
-	return 0;
 }
 
 /*
@@ -648,7 +655,10 @@ int verbs_ep_lead_event(struct scif_ep *ep)
 	return conn_progress(c) ? 1 : 0;
 }
 
-/* The core ends the lead before ep_close, so the connection is there. */
+/* The core ends the lead before ep_close, so the connection is there.  The
+ * channel stays muted for a period: the leader's call usually comes back
+ * for more (a system call each way otherwise), a follower takes the lead,
+ * and the fd keeps any event meanwhile. */
 void verbs_ep_unlead(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
@@ -656,7 +666,8 @@ void verbs_ep_unlead(struct scif_ep *ep)
 	if (!c)
 		return;
 	c->leading = false;
-	unmute(c);
+	if (c->closing || c->dead || !mute_arm(c))
+		unmute(c);
 }
 
 /*
