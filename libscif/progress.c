@@ -7,6 +7,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -46,28 +47,38 @@ static void run_source(struct scif_progress *pg, struct scif_progress_src *s)
 	pthread_cond_broadcast(&pg->idle);
 }
 
-/* [pg locked] Run the timers that are due; the ms to the next one. */
+/* [pg locked] Run the timers that are due; the ms to the next one (-1:
+ * none), which sleep_due records.  A callback may re-arm any timer, one
+ * already looked at included: then the earliest is looked for again. */
 static int run_timers(struct scif_progress *pg)
 {
-	long long now = mono_ms(), next = -1;
+	long long now = mono_ms(), next;
+	bool ran;
 	uint32_t i;
 
-	for (i = 0; i < pg->cap; i++) {
-		struct scif_progress_src *s = &pg->srcs[i];
+	do {
+		ran = false;
+		next = -1;
+		for (i = 0; i < pg->cap; i++) {
+			struct scif_progress_src *s = &pg->srcs[i];
 
-		if (!s->used || s->fd >= 0 || s->due_ms < 0)
-			continue;
-		if (s->due_ms <= now) {
-			s->due_ms = s->period_ms > 0 ? now + s->period_ms : -1;
-			run_source(pg, s);
-			now = mono_ms();
-			s = &pg->srcs[i];
-			if (!s->used || s->due_ms < 0)
+			if (!s->used || s->fd >= 0 || s->due_ms < 0)
 				continue;
+			if (s->due_ms <= now) {
+				s->due_ms = s->period_ms > 0 ? now + s->period_ms :
+							       -1;
+				run_source(pg, s);
+				now = mono_ms();
+				ran = true;
+				s = &pg->srcs[i];
+				if (!s->used || s->due_ms < 0)
+					continue;
+			}
+			if (next < 0 || s->due_ms < next)
+				next = s->due_ms;
 		}
-		if (next < 0 || s->due_ms < next)
-			next = s->due_ms;
-	}
+	} while (ran && next >= 0 && next <= now);
+	pg->sleep_due = next < 0 ? LLONG_MAX : next;
 	if (next < 0)
 		return -1;
 	return next <= now ? 0 : next - now > 60000 ? 60000 : (int)(next - now);
@@ -87,6 +98,7 @@ static void *progress_main(void *arg)
 		pthread_mutex_unlock(&pg->lock);
 		n = epoll_wait(pg->epfd, evs, 32, timeout);
 		pthread_mutex_lock(&pg->lock);
+		pg->sleep_due = -1;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -310,6 +322,7 @@ int scif__progress_timer_add(struct scif_progress *pg, long long deadline_ms,
 			     int period_ms, scif_progress_fn fn, void *arg)
 {
 	struct scif_progress_src *s;
+	bool sooner;
 	int slot;
 
 	pthread_mutex_lock(&pg->lock);
@@ -327,21 +340,30 @@ int scif__progress_timer_add(struct scif_progress *pg, long long deadline_ms,
 	s->period_ms = period_ms;
 	s->used = true;
 	pg->nsrcs++;
+	sooner = deadline_ms < pg->sleep_due;
 	pthread_mutex_unlock(&pg->lock);
-	nudge(pg);
+	if (sooner)
+		nudge(pg);
 	return slot;
 }
 
 void scif__progress_timer_set(struct scif_progress *pg, int handle,
 			      long long deadline_ms)
 {
+	bool sooner = false;
+
 	if (handle < 0)
 		return;
 	pthread_mutex_lock(&pg->lock);
-	if (pg->srcs[handle].used && pg->srcs[handle].fd < 0)
+	if (pg->srcs[handle].used && pg->srcs[handle].fd < 0) {
 		pg->srcs[handle].due_ms = deadline_ms;
+		/* a later deadline waits for the sleep to end by itself: a
+		 * nudge per re-arm was a thread switch per blocking call */
+		sooner = deadline_ms < pg->sleep_due;
+	}
 	pthread_mutex_unlock(&pg->lock);
-	nudge(pg);
+	if (sooner)
+		nudge(pg);
 }
 
 void scif__progress_del(struct scif_progress *pg, int handle)

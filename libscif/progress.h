@@ -48,7 +48,11 @@ struct scif_progress {
 	bool running;
 	int epfd;
 	int wake_fd;  /* eventfd that stops the thread */
-	int nudge_fd; /* eventfd: timers changed */
+	int nudge_fd; /* eventfd: a timer is due sooner than sleep_due */
+	/* [lock] when the thread's epoll_wait ends by itself: -1 while it is
+	 * awake (it looks at the timers before it sleeps again), LLONG_MAX
+	 * when no timer bounds it */
+	long long sleep_due;
 	struct scif_progress_src *srcs;
 	uint32_t nsrcs, cap;
 };

@@ -145,11 +145,11 @@ struct verbs_conn {
 	struct ibv_comp_channel *cc;
 	int cc_handle;
 	/* the progress thread leaves the channel to a thread that polls the
-	 * connection (pollgen counts the polls; tick_seen: mute_tick's last
-	 * look) or leads it; mute_timer gives it back when the polling
-	 * stopped */
+	 * connection (polls: ep_progress calls since it last had a leader;
+	 * pollgen: all, tick_seen: mute_tick's last look) or leads it;
+	 * mute_timer gives it back when the polling stopped */
 	bool muted, leading;
-	unsigned pollgen, tick_seen;
+	unsigned polls, pollgen, tick_seen;
 	int mute_timer;
 	struct ibv_cq *cq;
 	bool active;	  /* we connected (vs accepted) */

@@ -558,7 +558,7 @@ static void mute_tick(void *arg)
 		return;
 	}
 	scif__ep_lock(c->ep);
-	if (c->muted && !c->leading) /* a leader's unlead re-arms us */
+	if (c->muted && !c->leading) /* a leader gives it back itself */
 		unmute(c);
 	scif__ep_unlock(c->ep);
 }
@@ -581,14 +581,16 @@ static bool mute_arm(struct verbs_conn *c)
 }
 
 /*
- * [ep locked] A caller polls the connection: the progress thread stops
- * watching the channel.  Else it wakes for the event the caller's
- * completions raise, fights it for the lock, and in a small VM takes the
- * CPU that rxe's kernel work needs (a spinning request/response paid
- * hundreds of µs a message).  It stays away across calls -- muting costs a
- * system call, and a call that finds its answer at once would pay one each
- * time -- until the connection has not been polled for a whole
- * VERBS_MUTE_MS period (mute_tick).
+ * [ep locked] A thread polls the connection, for the second time since the
+ * connection last had a leader: the progress thread stops watching the
+ * channel.  Else it wakes for the event the poller's completions raise,
+ * fights it for the lock, and in a small VM takes the CPU that rxe's
+ * kernel work needs (a spinning request/response paid hundreds of µs a
+ * message).  It stays away across calls until the connection has not been
+ * polled for a whole VERBS_MUTE_MS period (mute_tick).  A blocking caller
+ * (one look, then it leads) never counts two: its lead mutes the channel
+ * and the end of its lead gives it back at once, which measured faster
+ * than keeping it muted (blocking scif_lat 242 against 369 us, 10 pairs).
  */
 static void mute(struct verbs_conn *c)
 {
@@ -615,7 +617,7 @@ int verbs_ep_progress(struct scif_ep *ep)
 		return 0; /* not connected yet: rdma_cm events drive it */
 	/* read by mute_tick without the lock */
 	__atomic_store_n(&c->pollgen, c->pollgen + 1, __ATOMIC_RELAXED);
-	if (!c->muted)
+	if (++c->polls >= 2 && !c->muted)
 		mute(c);
 	return conn_progress(c) ? 1 : 0;
 }
@@ -642,6 +644,7 @@ int verbs_ep_lead(struct scif_ep *ep)
 						   c->cc_handle, 0))
 		return -EOPNOTSUPP;
 	c->muted = c->leading = true;
+	c->polls = 0;
 	return c->cc->fd;
 }
 
@@ -655,10 +658,7 @@ int verbs_ep_lead_event(struct scif_ep *ep)
 	return conn_progress(c) ? 1 : 0;
 }
 
-/* The core ends the lead before ep_close, so the connection is there.  The
- * channel stays muted for a period: the leader's call usually comes back
- * for more (a system call each way otherwise), a follower takes the lead,
- * and the fd keeps any event meanwhile. */
+/* The core ends the lead before ep_close, so the connection is there. */
 void verbs_ep_unlead(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
@@ -666,8 +666,8 @@ void verbs_ep_unlead(struct scif_ep *ep)
 	if (!c)
 		return;
 	c->leading = false;
-	if (c->closing || c->dead || !mute_arm(c))
-		unmute(c);
+	c->polls = 0;
+	unmute(c);
 }
 
 /*
