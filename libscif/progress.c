@@ -49,7 +49,8 @@ static void run_source(struct scif_progress *pg, struct scif_progress_src *s)
 
 /* [pg locked] Run the timers that are due; the ms to the next one (-1:
  * none), which sleep_due records.  A callback may re-arm any timer, one
- * already looked at included: then the earliest is looked for again. */
+ * this pass already looked at included: a pass that ran one is followed by
+ * another, which finds the earliest deadline as it now is. */
 static int run_timers(struct scif_progress *pg)
 {
 	long long now = mono_ms(), next;
@@ -77,7 +78,7 @@ static int run_timers(struct scif_progress *pg)
 			if (next < 0 || s->due_ms < next)
 				next = s->due_ms;
 		}
-	} while (ran && next >= 0 && next <= now);
+	} while (ran);
 	pg->sleep_due = next < 0 ? LLONG_MAX : next;
 	if (next < 0)
 		return -1;
