@@ -34,6 +34,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null; then
     exit 77
 fi
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TAG=scifns$$
 BR=${TAG}br
 WORK=$(mktemp -d /tmp/scif-netns.XXXXXX)
@@ -90,6 +91,24 @@ for ((i = 0; i < NODES; i++)); do
     PIDS+=($!)
 done
 
+# A node that hangs: what each of its processes waits on (gdb, when there
+# is one), and the sockets that still hold bytes, before they are killed.
+hang_report() {
+    local i p ns
+    for ((i = 0; i < NODES; i++)); do
+        for p in $(pgrep -g "${PIDS[$i]}" 2>/dev/null); do
+            echo "=== node $i: hung process $p: $(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)"
+            command -v gdb >/dev/null || continue
+            timeout 60 gdb -p "$p" -batch -x "$HERE/hang.gdb" 2>&1 |
+                grep -v '^\[New \|^warning: \|^Reading symbols\|libthread_db\|^Using host'
+        done
+    done
+    for ns in "${NSS[@]}"; do
+        echo "=== sockets of $ns holding bytes"
+        ip netns exec "$ns" ss -tan 2>/dev/null | awk 'NR == 1 || $2 != 0 || $3 != 0'
+    done
+}
+
 rc=0 end=$((SECONDS + TIMEOUT))
 declare -A done_rc=()
 while [ ${#done_rc[@]} -lt "$NODES" ]; do
@@ -104,6 +123,7 @@ while [ ${#done_rc[@]} -lt "$NODES" ]; do
     if [ $SECONDS -ge $end ]; then
         say "timed out after $TIMEOUT s"
         rc=124
+        hang_report
         break
     fi
     sleep 0.1
