@@ -828,7 +828,7 @@ int tcp_send_pending(struct scif_ep *ep)
 int tcp_ep_idle(struct scif_ep *ep)
 {
 	struct tcp_conn *c = tcp_conn_of(ep);
-	bool asked;
+	bool asked, pending;
 
 	if (!c)
 		return 0;
@@ -836,10 +836,17 @@ int tcp_ep_idle(struct scif_ep *ep)
 	if (c->state != TCP_UP || c->dead || c->closing)
 		return 0;
 	asked = c->ackreq_end == c->data_end;
+	pending = c->in_end != c->data_end && c->peer_rx != c->tx_total;
 	if (tcp_tx_delivered(c) == c->tx_total) {
 		if (!asked) /* in without asking: the sender polls */
 			c->want_ack = false;
-		return 0;
+		if (!pending)
+			return 0;
+		/* Learnt just now (the peer's TCP took the bytes after the
+		 * caller's last look): nothing else would tell a sender that
+		 * sleeps on it, and no ACKREQ goes out.  It must look again. */
+		scif__ep_wake(ep);
+		return 1;
 	}
 	c->want_ack = true;
 	/* not asked yet, or answered without covering the frame (the answer

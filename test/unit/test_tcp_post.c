@@ -3,7 +3,9 @@
  * The tcp provider's posted receive (recv_post / recv_unpost): stream bytes
  * that arrive while a blocked scif_recv waits go straight into its buffer,
  * in order, never past its end, and only while nothing older waits in the
- * ring.  A connection over a socketpair, the peer's frames written by hand,
+ * ring.  Also the sender's side of "sent means delivered": a sender about
+ * to sleep that learns in ep_idle that its bytes are in must not sleep.  A
+ * connection over a socketpair, the peer's frames written by hand,
  * tcp_service as the progress thread calls it (harness: test/fuzz/fuzz_ep.c).
  */
 #include "../fuzz/fuzz.h"
@@ -197,6 +199,28 @@ static void test_post_then_peer_closes(void **state)
 	assert_int_equal(tcp_recv_post(f->ep, buf, sizeof(buf)), -EAGAIN);
 }
 
+/* The peer's TCP takes our stream bytes between the sender's last look and
+ * its ep_idle: ep_idle learns it (SIOCOUTQ) and must say so, else the
+ * sender sleeps with nothing left to wake it (netns_many_2n hung so: the
+ * frame had not asked for an ACK, and ep_idle asked nothing either). */
+static void test_idle_learns_delivery(void **state)
+{
+	struct fix *f = *state;
+	char msg[100], sink[4096];
+	ssize_t r;
+
+	memset(msg, 7, sizeof(msg));
+	assert_int_equal(tcp_send(f->ep, msg, sizeof(msg)), sizeof(msg));
+	assert_true(tcp_send_pending(f->ep) > 0); /* the peer has not read */
+	do /* the peer's "TCP" takes the frame */
+		r = recv(f->peer, sink, sizeof(sink), MSG_DONTWAIT);
+	while (r > 0);
+	assert_int_equal(tcp_ep_idle(f->ep), 1);
+	assert_int_equal(tcp_send_pending(f->ep), 0);
+	/* nothing new since: a waiter on anything else may sleep */
+	assert_int_equal(tcp_ep_idle(f->ep), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +231,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_post_refused_behind_ring,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_post_then_peer_closes,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_learns_delivery,
 						setup, teardown),
 	};
 
