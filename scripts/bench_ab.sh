@@ -33,6 +33,7 @@ for p in $(seq 1 "$PAIRS"); do
 		printf '%s\t%s\treadfrom_64K\t%s\n' "$p" $side "$(one "$d" scif_bw -t readfrom -s 64K -i 500)"
 		printf '%s\t%s\tsend_1M\t%s\n' "$p" $side "$(one "$d" scif_bw -t send -s 1M -i 48)"
 		printf '%s\t%s\tlat_send_8\t%s\n' "$p" $side "$(one "$d" scif_lat -t send -s 8 -i 500)"
+		printf '%s\t%s\tlat_spin_8\t%s\n' "$p" $side "$(one "$d" scif_lat -t send -s 8 -i 2000 --spin 1000000)"
 	done
 done
 NODE
