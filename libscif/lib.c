@@ -950,6 +950,11 @@ void scif__ep_unlock(struct scif_ep *ep)
 	pthread_mutex_unlock(&ep->lock);
 }
 
+bool scif__ep_spinning(struct scif_ep *ep)
+{
+	return ep->spinning;
+}
+
 void *scif__ep_prov_data(struct scif_ep *ep)
 {
 	return ep->prov_data;

@@ -184,6 +184,9 @@ struct scif_ep {
 	 * descriptor's readiness is brought up to date when it returns, not
 	 * for every change in between (each costs system calls). */
 	bool ev_defer, ev_dirty;
+	/* A thread spins on the endpoint (SCIF_SPIN_US, wait.c): its
+	 * ep_progress calls are a poll loop, not one look before a sleep. */
+	bool spinning;
 	/* Leader wait (wait.c): the thread that polls the provider's lead
 	 * descriptor itself while it waits; lead_fd >= 0 while it leads.
 	 * Others waking it while it sleeps in poll write lead_efd. */

@@ -410,6 +410,10 @@ const struct scif_node *scif__node_find(struct scif_lib *lib, uint16_t id);
 
 void *scif__ep_prov_data(struct scif_ep *ep);
 void scif__ep_set_prov_data(struct scif_ep *ep, void *data);
+/* [ep locked] Whether ep_progress is being called by a spinning thread
+ * (SCIF_SPIN_US), which polls again at once, rather than by one look before
+ * a sleep (a blocking call, scif_poll). */
+bool scif__ep_spinning(struct scif_ep *ep);
 uint16_t scif__ep_port(struct scif_ep *ep);
 uint16_t scif__self_node(struct scif_lib *lib);
 const struct scif_node *scif__self(struct scif_lib *lib);

@@ -145,8 +145,8 @@ struct verbs_conn {
 	struct ibv_comp_channel *cc;
 	int cc_handle;
 	/* the progress thread leaves the channel to a thread that polls the
-	 * connection (polls: ep_progress calls since it last had a leader;
-	 * pollgen: all, tick_seen: mute_tick's last look) or leads it;
+	 * connection (polls: ep_progress calls since ep_idle; pollgen: all,
+	 * tick_seen: mute_tick's last look) or leads it;
 	 * mute_timer gives it back when the polling stopped */
 	bool muted, leading;
 	unsigned polls, pollgen, tick_seen;
@@ -250,6 +250,7 @@ bool verbs_cq_drain(struct verbs_conn *c);
 void verbs_conn_flush(struct verbs_conn *c, int timeout_ms);
 int verbs_ep_progress(struct scif_ep *ep);
 bool verbs_conn_poll(struct verbs_conn *c);
+int verbs_ep_idle(struct scif_ep *ep);
 int verbs_ep_lead(struct scif_ep *ep);
 int verbs_ep_lead_event(struct scif_ep *ep);
 void verbs_ep_unlead(struct scif_ep *ep);

@@ -581,16 +581,18 @@ static bool mute_arm(struct verbs_conn *c)
 }
 
 /*
- * [ep locked] A thread polls the connection, for the second time since the
- * connection last had a leader: the progress thread stops watching the
- * channel.  Else it wakes for the event the poller's completions raise,
- * fights it for the lock, and in a small VM takes the CPU that rxe's
- * kernel work needs (a spinning request/response paid hundreds of µs a
- * message).  It stays away across calls until the connection has not been
- * polled for a whole VERBS_MUTE_MS period (mute_tick).  A blocking caller
- * (one look, then it leads) never counts two: its lead mutes the channel
- * and the end of its lead gives it back at once, which measured faster
- * than keeping it muted (blocking scif_lat 242 against 369 us, 10 pairs).
+ * [ep locked] A thread polls the connection: a spinning one (SCIF_SPIN_US)
+ * at its first poll, any other at its second in a row.  The progress thread
+ * stops watching the channel.  Else it wakes for the event the poller's
+ * completions raise, fights it for the lock, and in a small VM takes the
+ * CPU that rxe's kernel work needs (a spinning request/response paid
+ * hundreds of µs a message).  It stays away across calls until the
+ * connection has not been polled for a whole VERBS_MUTE_MS period
+ * (mute_tick).  A spinner must not need two polls: once the progress thread
+ * takes its completions, its spins end at the first poll (woken), and whole
+ * runs went unmuted.  A single look before a sleep (a blocking call whose
+ * lead mutes anyway, scif_poll before poll(2)) must not mute: nothing
+ * would then serve what arrives until the timer.
  */
 static void mute(struct verbs_conn *c)
 {
@@ -617,7 +619,7 @@ int verbs_ep_progress(struct scif_ep *ep)
 		return 0; /* not connected yet: rdma_cm events drive it */
 	/* read by mute_tick without the lock */
 	__atomic_store_n(&c->pollgen, c->pollgen + 1, __ATOMIC_RELAXED);
-	if (++c->polls >= 2 && !c->muted)
+	if (!c->muted && (++c->polls >= 2 || scif__ep_spinning(ep)))
 		mute(c);
 	return conn_progress(c) ? 1 : 0;
 }
@@ -626,6 +628,17 @@ int verbs_ep_progress(struct scif_ep *ep)
 bool verbs_conn_poll(struct verbs_conn *c)
 {
 	return c->cq && conn_progress(c);
+}
+
+/* [ep locked] The caller stops polling: muted or not, the channel stays so
+ * (see mute()); the next look starts a new count. */
+int verbs_ep_idle(struct scif_ep *ep)
+{
+	struct verbs_conn *c = ep_conn(ep);
+
+	if (c)
+		c->polls = 0;
+	return 0;
 }
 
 /*
