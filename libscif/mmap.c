@@ -420,6 +420,33 @@ SCIF_EXPORT int scif_munmap(void *addr, size_t len)
 	return scif__ret(ret);
 }
 
+/* Internal (tests, diagnostics): what the fault thread of the mapping
+ * holding addr has done: faults answered, fetches, and pages fetched.
+ * -ENOENT when addr is in no mapping of the fault thread's. */
+int scif__mmap_stats(const void *addr, uint64_t *faults, uint64_t *fetches,
+		     uint64_t *pages)
+{
+	struct scif_lib *lib = scif__lib();
+	struct scif_map *m;
+	int ret = -ENOENT;
+
+	if (!lib)
+		return -errno;
+	pthread_mutex_lock(&lib->maps_lock);
+	for (m = lib->maps; m; m = m->next) {
+		if (m->direct || (const char *)addr < m->base ||
+		    (const char *)addr >= m->base + m->len)
+			continue;
+		*faults = __atomic_load_n(&m->st_faults, __ATOMIC_RELAXED);
+		*fetches = __atomic_load_n(&m->st_fetches, __ATOMIC_RELAXED);
+		*pages = __atomic_load_n(&m->st_pages, __ATOMIC_RELAXED);
+		ret = 0;
+		break;
+	}
+	pthread_mutex_unlock(&lib->maps_lock);
+	return ret;
+}
+
 /* [ep locked] The peer unregistered [off, off+len): the threads of the
  * endpoint's mappings poison the pages it held (without waiting: the
  * unregistration is answered while they do). */

@@ -42,6 +42,8 @@
 
 /* Bytes that differ closer than this are written back as one run. */
 #define DIFF_GAP 64
+/* Pages before a sequential reader's batch kept a tick longer (stale()) */
+#define SEQ_BEHIND 8
 
 static long long mono_ns(void)
 {
@@ -220,6 +222,8 @@ static int fetch(struct scif_map *m, size_t p, size_t n, bool ahead)
 		ret = scif__rma_mr_sync(m->ep, SCIF_RMA_OP_READ, &m->alias_mr,
 					p * m->pg, n * m->pg,
 					m->off + p * m->pg, 0);
+	__atomic_store_n(&m->st_fetches, m->st_fetches + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->st_pages, m->st_pages + n, __ATOMIC_RELAXED);
 	if (ret && n > 1) { /* one window of several went: page by page */
 		size_t i;
 
@@ -288,6 +292,7 @@ static void missing_fault(struct scif_map *m, size_t p)
 	scif_trace("mapping %p: fault at page %zu: fetching %zu", (void *)m->base,
 		   p, n);
 	fetch(m, p, n, false);
+	m->seq_front = p;
 	m->seq_next = p + n;
 }
 
@@ -310,6 +315,7 @@ static void read_ahead(struct scif_map *m)
 	scif_trace("mapping %p: reading ahead pages %zu+%zu", (void *)m->base,
 		   p, n);
 	fetch(m, p, n, true);
+	m->seq_front = p;
 	m->seq_next = p + n;
 }
 
@@ -418,7 +424,20 @@ static void write_back(struct scif_map *m, size_t lo, size_t hi)
 /* Page p is in state s and (all, or) was fetched before this tick. */
 static bool stale(const struct scif_map *m, size_t p, uint8_t s, bool all)
 {
-	return m->state[p] == s && (all || m->epoch[p] != m->tick);
+	if (m->state[p] != s)
+		return false;
+	if (all)
+		return true;
+	if (m->epoch[p] == m->tick)
+		return false;
+	/* The last pages before a sequential reader's batch, fetched in the
+	 * previous tick, are kept one tick more.  A memcpy of a large block
+	 * reads four pages in turns, so the reader may have faulted on the
+	 * batch's first page before it was done with them, and then waited
+	 * for the whole fetch: dropped now, each would be fetched again, one
+	 * page at a time (a fetch over verbs in a VM outlasts a tick). */
+	return !(m->batch > 1 && p < m->seq_front &&
+		 m->seq_front - p <= SEQ_BEHIND && m->epoch[p] + 1 == m->tick);
 }
 
 /* Drop the clean pages of [lo, hi) (all, or those fetched before this
@@ -591,6 +610,8 @@ static void faults(struct scif_map *m)
 			p = (a - (uintptr_t)m->base) / m->pg;
 			if (a < (uintptr_t)m->base || p >= m->npages)
 				continue;
+			__atomic_store_n(&m->st_faults, m->st_faults + 1,
+					 __ATOMIC_RELAXED);
 			if (msg[i].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)
 				wp_fault(m, p);
 			else

@@ -92,9 +92,12 @@ struct scif_map {
 	bool alias_reg;
 	bool continue_wp; /* UFFDIO_CONTINUE_MODE_WP works (Linux >= 6.5) */
 	size_t prefetch;  /* pages fetched at most per fault */
-	size_t seq_next, batch; /* sequential prefetch */
+	size_t seq_front, seq_next, batch; /* sequential prefetch: the
+					    * last batch is [front, next) */
 	bool ahead;		/* fetch the next batch before it is touched */
 	long long next_tick_ns;
+	/* scif__mmap_stats: written by the thread only, read atomically */
+	uint64_t st_faults, st_fetches, st_pages;
 };
 
 /* mmap_fault.c */

@@ -292,6 +292,8 @@ int scif__rma_mr_sync(struct scif_ep *ep, enum scif_rma_op op,
  * being closed (not locked): its mappings go; write back the dirty pages of
  * its mappings (a fence call, not locked). */
 void scif__mmap_win_gone(struct scif_ep *ep, uint64_t off, uint64_t len);
+int scif__mmap_stats(const void *addr, uint64_t *faults, uint64_t *fetches,
+		     uint64_t *pages);
 /* [ep locked] The connection ended (mappings of the peer's memory itself
  * must not keep working). */
 void scif__mmap_conn_gone(struct scif_ep *ep);

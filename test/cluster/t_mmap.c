@@ -28,6 +28,10 @@
  * 8) sequential reads of a large window (the batches read ahead): every
  *    byte, then again after the server has rewritten it (pages read ahead
  *    before that, mapped or not, are not shown after the bound);
+ *    A fresh mapping of it read in the order glibc's memcpy reads large
+ *    blocks (four pages in turns) fetches each page about once: the pages
+ *    a reader left behind the batch it waits for are not dropped under it
+ *    (the fault thread's own count, scif__mmap_stats);
  * 9) msync, in a child whose bound is 10 s (the clock writes nothing back
  *    and drops nothing meanwhile), mapping a window of the client's:
  *    MS_SYNC writes back at once, MS_INVALIDATE shows the peer's memory
@@ -52,6 +56,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+
+int scif__mmap_stats(const void *addr, uint64_t *faults, uint64_t *fetches,
+		     uint64_t *pages);
 
 #define PG 4096ul
 #define WOFF 0x10000000ull
@@ -753,6 +760,48 @@ static void sequential(void)
 	TC_CHECK(scif_munmap(s, SLEN) == 0, "munmap S");
 }
 
+/* What glibc's memcpy does with large blocks (large_memcpy_4x): four pages
+ * at a time, 256 bytes of each in turn.  Spelled out, so that the test does
+ * not depend on the C library's choice. */
+static void copy_4x(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	size_t g, c, k;
+
+	for (g = 0; g < len; g += 4 * PG)
+		for (c = 0; c < PG; c += 256)
+			for (k = 0; k < 4 && g + k * PG < len; k++)
+				memcpy(dst + g + k * PG + c,
+				       src + g + k * PG + c, 256);
+}
+
+/* 8) continued: a fresh mapping of S read in memcpy's order. */
+static void interleaved(void)
+{
+	uint8_t *s = map(NULL, SLEN, SCIF_PROT_READ, 0, SOFF);
+	uint8_t *buf = malloc(SLEN);
+	uint64_t faults, fetches, pages;
+	long bad;
+
+	TC_CHECK(buf != NULL, "malloc");
+	cmd(C_FILL_S, 0, 0, 63);
+	copy_4x(buf, s, SLEN);
+	bad = tc_verify(buf, SLEN, 63, 0);
+	TC_CHECK(bad < 0, "read in memcpy's order: byte %ld", bad);
+	if (!direct) {
+		TC_CHECK(scif__mmap_stats(s, &faults, &fetches, &pages) == 0,
+			 "scif__mmap_stats");
+		printf("interleaved: %lu pages fetched (%lu fetches, %lu "
+		       "faults) for %lu\n", (unsigned long)pages,
+		       (unsigned long)fetches, (unsigned long)faults,
+		       SLEN / PG);
+		TC_CHECK(pages <= SLEN / PG + SLEN / PG / 8,
+			 "%lu pages fetched for a read of %lu",
+			 (unsigned long)pages, SLEN / PG);
+	}
+	free(buf);
+	TC_CHECK(scif_munmap(s, SLEN) == 0, "munmap S");
+}
+
 /* The peer's page at offset off of its window, read directly (RMA), shows
  * pattern seed from position pos. */
 static void peer_is(uint64_t off, uint64_t seed, uint64_t pos,
@@ -909,6 +958,7 @@ static void client(uint16_t node, uint16_t port)
 	unregister_mapped();
 	killed_peer(port);
 	sequential();
+	interleaved();
 	spans();
 	msync_test(port, 0);
 	if (direct) /* the switch: the same memory, the thread's mapping */
