@@ -46,11 +46,11 @@ else echo "bench_node: node $NODE idle"; exit 0; fi
 # through QEMU socket netdevs, slower (a round trip costs ~44 ms there, see
 # scripts/bench.sh): fewer iterations keep the run bounded.
 if [ "$QUICK" -eq 1 ]; then
-    N64=100 N1M=16 NLAT=50 RS64="-C 25 -I 2" RS1M="-C 4 -I 2" STEP_TIMEOUT=45
+    N64=100 N1M=16 N64M=1 NLAT=50 RS64="-C 25 -I 2" RS1M="-C 4 -I 2" STEP_TIMEOUT=45
 elif [ "$NODES" -eq 1 ]; then
-    N64=500 N1M=48 NLAT=500 RS64="-C 50 -I 4" RS1M="-C 6 -I 4" STEP_TIMEOUT=90
+    N64=500 N1M=48 N64M=4 NLAT=500 RS64="-C 50 -I 4" RS1M="-C 6 -I 4" STEP_TIMEOUT=90
 else
-    N64=300 N1M=32 NLAT=100 RS64="-C 40 -I 3" RS1M="-C 4 -I 4" STEP_TIMEOUT=90
+    N64=300 N1M=32 N64M=3 NLAT=100 RS64="-C 40 -I 3" RS1M="-C 4 -I 4" STEP_TIMEOUT=90
 fi
 LATSZ=8
 
@@ -65,7 +65,7 @@ log() { printf '[bench node%s %4ds] %s\n' "$NODE" $((SECONDS - T0)) "$*"; }
 # argv_for ROLE TOOL SIZE PORT: fills ARGV for that side of one measurement.
 argv_for() {
     local role=$1 tool=$2 size=$3 port=$4 n
-    case $size in 65536) n=$N64 ;; 1048576) n=$N1M ;; *) n=$NLAT ;; esac
+    case $size in 65536) n=$N64 ;; 1048576) n=$N1M ;; 67108864) n=$N64M ;; *) n=$NLAT ;; esac
     case $tool in
     ib_write_bw | ib_read_bw | ib_send_lat)
         # perftest defaults otherwise (busy-polling the CQ, tx depth 128)
@@ -82,7 +82,7 @@ argv_for() {
         # shellcheck disable=SC2206
         ARGV=(rstream -S "$size" $rs -p "$port")
         [ "$role" = client ] && ARGV+=(-s "$SERVER_ADDR") ;;
-    scif_writeto | scif_readfrom | scif_send | scif_vwriteto_c)
+    scif_writeto | scif_readfrom | scif_send | scif_vwriteto_c | scif_mmap)
         local t=${tool#scif_}
         ARGV=("$BIN/scif_bw" -t "${t%_c}" -s "$size" -i "$n" -p "$port")
         [ "$tool" = scif_vwriteto_c ] && ARGV+=(-c)
@@ -248,6 +248,7 @@ STEPS=(
     "stream_1M rstream scif_send 1048576 MB/s"
     "vwriteto_cached_64K - scif_vwriteto_c 65536 MB/s"
     "vwriteto_cached_1M - scif_vwriteto_c 1048576 MB/s"
+    "mmap_64M scif_readfrom scif_mmap 67108864 MB/s"
 )
 
 if [ -n "$ONLY" ]; then

@@ -8,6 +8,8 @@
 # ucx-utils when missing).
 #
 #   scripts/bench_tcp.sh [--pairs N] [--quick] [--build-dir DIR] [--results DIR]
+#                        [--only REGEX]
+#   --only REGEX  only the metrics whose name matches (bash =~)
 #
 # Per pair (reference first, then ours):
 #   send_1M      iperf3 -c (one stream, 3 s)       vs  scif_bw -t send -s 1M
@@ -17,20 +19,23 @@
 #   get_1M       ucx_perftest -t ucp_get -s 1M     vs  scif_bw -t readfrom -s 1M
 #   lat_8B       ucx_perftest -t ucp_am_lat -s 8   vs  scif_lat -t send -s 8
 #                (median one-way usec; both busy-poll: SCIF_SPIN_US=1000000)
+#   mmap_64M     scif_bw -t readfrom -s 64M        vs  scif_bw -t mmap -s 64M
+#                (reads through a scif_mmap mapping, the fault thread's)
 # Bandwidth in MB/s (2^20 bytes); iperf3's bits/s converted.  Output: a table
 # of medians, ratio ours/reference, min-max spreads, and results.tsv.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
-PAIRS=5 QUICK=0 BUILD=build-perf RESULTS=""
+PAIRS=5 QUICK=0 BUILD=build-perf RESULTS="" ONLY=""
 while [ $# -gt 0 ]; do
     case $1 in
     --pairs) PAIRS=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --build-dir) BUILD=$2; shift 2 ;;
     --results) RESULTS=$2; shift 2 ;;
-    -h | --help) sed -n '9,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --only) ONLY=$2; shift 2 ;;
+    -h | --help) sed -n '9,25s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "bench_tcp: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -53,7 +58,7 @@ mkdir -p "$RESULTS/raw"
 RAW=$(cd "$RESULTS/raw" && pwd)
 TSV=$RESULTS/results.tsv
 : >"$TSV"
-if [ "$QUICK" -eq 1 ]; then N1M=300 NLAT=2000 IPT=1; else N1M=3000 NLAT=20000 IPT=3; fi
+if [ "$QUICK" -eq 1 ]; then N1M=300 N64M=2 NLAT=2000 IPT=1; else N1M=3000 N64M=20 NLAT=20000 IPT=3; fi
 
 # --- the two hosts --------------------------------------------------------------
 A=scifbenchA$$ B=scifbenchB$$
@@ -108,6 +113,11 @@ measure() {
         C=("$BIN/scif_bw" -t "$tool" -p "$port" -n 0 -s 1048576 -i "$N1M" --json)
         run "$name"
         sed -n 's/^{.*"bw_avg_MBps":\([0-9.]*\).*/\1/p' "$RAW/$name.log" | head -1 ;;
+    readfrom_64M | mmap_64M)
+        S=("$BIN/scif_bw" -t "${tool%_64M}" -p "$port")
+        C=("$BIN/scif_bw" -t "${tool%_64M}" -p "$port" -n 0 -s 67108864 -i "$N64M" --json)
+        run "$name"
+        sed -n 's/^{.*"bw_avg_MBps":\([0-9.]*\).*/\1/p' "$RAW/$name.log" | head -1 ;;
     ucp_put_bw | ucp_get)
         S=(env UCX_TLS=tcp ucx_perftest -p "$uport")
         C=(env UCX_TLS=tcp ucx_perftest 192.0.2.101 -p "$uport" -t "$tool" -s 1048576 -n "$N1M" -w 16)
@@ -127,7 +137,14 @@ measure() {
 }
 
 METRICS=(send_1M:iperf3:send writeto_1M:iperf3:writeto readfrom_1M:iperf3:readfrom
-         put_1M:ucp_put_bw:writeto get_1M:ucp_get:readfrom lat_8B:ucp_am_lat:scif_lat)
+         put_1M:ucp_put_bw:writeto get_1M:ucp_get:readfrom lat_8B:ucp_am_lat:scif_lat
+         mmap_64M:readfrom_64M:mmap_64M)
+if [ -n "$ONLY" ]; then
+    kept=()
+    for m in "${METRICS[@]}"; do [[ ${m%%:*} =~ $ONLY ]] && kept+=("$m"); done
+    [ ${#kept[@]} -gt 0 ] || { echo "bench_tcp: --only '$ONLY' matches no metric" >&2; exit 2; }
+    METRICS=("${kept[@]}")
+fi
 for ((k = 1; k <= PAIRS; k++)); do
     for m in "${METRICS[@]}"; do
         IFS=: read -r metric ref ours <<<"$m"
@@ -149,7 +166,7 @@ for k, metric, side, tool, v in rows:
     tools[(metric, side)] = tool
     if v != "NA":
         data.setdefault((metric, side), []).append(float(v))
-target = {"lat_8B": "<= 1.2x"}
+target = {"lat_8B": "<= 1.2x", "mmap_64M": ">= 0.5x"}
 print("%-12s %-12s %10s %-17s %-10s %10s %-17s %6s  %s" % ("metric", "reference", "median", "spread", "ours", "median", "spread", "ratio", "target"))
 for m in order:
     r, o = data.get((m, "ref"), []), data.get((m, "ours"), [])
