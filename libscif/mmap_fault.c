@@ -257,6 +257,29 @@ static void install_dirty(struct scif_map *m, size_t p)
 	}
 }
 
+/* A sequential reader faults on a page of the batches it is reading
+ * through, dropped by a tick before it got there: it reads slower than the
+ * bound lets a page live.  Fetched from there are as many pages as it got
+ * through in the batch it is in, and the read ahead goes on at that size
+ * (it doubles again while the reader keeps up), rather than from one page:
+ * under load, a reader that lost its batch once kept losing it. */
+static bool resume(struct scif_map *m, size_t p)
+{
+	size_t n = 0, max;
+
+	if (m->batch < 2 || p < m->seq_reader || p >= m->seq_next)
+		return false;
+	max = p - m->seq_reader;
+	max = max < 1 ? 1 : max > m->prefetch ? m->prefetch : max;
+	while (n < max && p + n < m->npages && m->state[p + n] == PG_ABSENT)
+		n++;
+	scif_trace("mapping %p: fault at page %zu in a batch: fetching %zu",
+		   (void *)m->base, p, n);
+	fetch(m, p, n, false);
+	m->batch = max;
+	return true;
+}
+
 /* A MISSING fault at page p: fetch a run of absent pages from it, longer
  * while the faults are sequential. */
 static void missing_fault(struct scif_map *m, size_t p)
@@ -272,6 +295,7 @@ static void missing_fault(struct scif_map *m, size_t p)
 		set_state(m, p, PG_ABSENT);
 	if (m->state[p] == PG_AHEAD) { /* reached a batch read ahead */
 		install(m, p, 1);
+		m->seq_reader = p;
 		m->ahead = true;
 		m->batch = m->batch * 2 > max ? max : m->batch * 2;
 		return;
@@ -282,6 +306,8 @@ static void missing_fault(struct scif_map *m, size_t p)
 		wake_range(m, p, 1);
 		return;
 	}
+	if (resume(m, p))
+		return;
 	m->ahead = p == m->seq_next && m->batch;
 	m->batch = m->ahead ? m->batch * 2 : 1;
 	if (m->batch > max)
@@ -292,7 +318,7 @@ static void missing_fault(struct scif_map *m, size_t p)
 	scif_trace("mapping %p: fault at page %zu: fetching %zu", (void *)m->base,
 		   p, n);
 	fetch(m, p, n, false);
-	m->seq_front = p;
+	m->seq_reader = m->seq_front = p;
 	m->seq_next = p + n;
 }
 

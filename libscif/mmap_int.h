@@ -94,6 +94,7 @@ struct scif_map {
 	size_t prefetch;  /* pages fetched at most per fault */
 	size_t seq_front, seq_next, batch; /* sequential prefetch: the
 					    * last batch is [front, next) */
+	size_t seq_reader; /* where the batch the reader is in began */
 	bool ahead;		/* fetch the next batch before it is touched */
 	long long next_tick_ns;
 	/* scif__mmap_stats: written by the thread only, read atomically */

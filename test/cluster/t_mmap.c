@@ -28,14 +28,14 @@
  * 8) sequential reads of a large window (the batches read ahead): every
  *    byte, then again after the server has rewritten it (pages read ahead
  *    before that, mapped or not, are not shown after the bound);
- *    A fresh mapping of it read in the order glibc's memcpy reads large
- *    blocks (four pages in turns) fetches each page about once: the pages
- *    a reader left behind the batch it waits for are not dropped under it
- *    (the fault thread's own count, scif__mmap_stats);
+ *    a fresh mapping of it read in the order glibc's memcpy reads large
+ *    blocks (four pages in turns), every byte;
  * 9) msync, in a child whose bound is 10 s (the clock writes nothing back
  *    and drops nothing meanwhile), mapping a window of the client's:
  *    MS_SYNC writes back at once, MS_INVALIDATE shows the peer's memory
  *    at once, and msync's errors and other memory are the C library's;
+ *    there, an 8 MiB window read in memcpy's order fetches each page once
+ *    (the fault thread's own count, scif__mmap_stats);
  * 10) a mapping over several windows, of different memory.
  *
  * T_MMAP_SHARED=1: the windows' memory is shareable (memfds, shared
@@ -774,32 +774,41 @@ static void copy_4x(uint8_t *dst, const uint8_t *src, size_t len)
 				       src + g + k * PG + c, 256);
 }
 
-/* 8) continued: a fresh mapping of S read in memcpy's order. */
-static void interleaved(void)
+/* A fresh mapping of the peer's window at off (SLEN bytes of pattern seed)
+ * read in memcpy's order; the pages the fault thread fetched for it. */
+static uint64_t read_4x(uint64_t off, uint64_t seed, const char *what)
 {
-	uint8_t *s = map(NULL, SLEN, SCIF_PROT_READ, 0, SOFF);
+	uint8_t *s = map(NULL, SLEN, SCIF_PROT_READ, 0, off);
 	uint8_t *buf = malloc(SLEN);
-	uint64_t faults, fetches, pages;
+	uint64_t faults = 0, fetches = 0, pages = 0;
 	long bad;
 
 	TC_CHECK(buf != NULL, "malloc");
-	cmd(C_FILL_S, 0, 0, 63);
 	copy_4x(buf, s, SLEN);
-	bad = tc_verify(buf, SLEN, 63, 0);
-	TC_CHECK(bad < 0, "read in memcpy's order: byte %ld", bad);
+	bad = tc_verify(buf, SLEN, seed, 0);
+	TC_CHECK(bad < 0, "%s: read in memcpy's order: byte %ld", what, bad);
 	if (!direct) {
 		TC_CHECK(scif__mmap_stats(s, &faults, &fetches, &pages) == 0,
 			 "scif__mmap_stats");
-		printf("interleaved: %lu pages fetched (%lu fetches, %lu "
-		       "faults) for %lu\n", (unsigned long)pages,
+		printf("%s: %lu pages fetched (%lu fetches, %lu faults) for "
+		       "%lu\n", what, (unsigned long)pages,
 		       (unsigned long)fetches, (unsigned long)faults,
 		       SLEN / PG);
-		TC_CHECK(pages <= SLEN / PG + SLEN / PG / 8,
-			 "%lu pages fetched for a read of %lu",
-			 (unsigned long)pages, SLEN / PG);
 	}
 	free(buf);
-	TC_CHECK(scif_munmap(s, SLEN) == 0, "munmap S");
+	TC_CHECK(scif_munmap(s, SLEN) == 0, "munmap %s", what);
+	return pages;
+}
+
+/* 8) continued: a fresh mapping of S read in memcpy's order.  Under the
+ * default bound, a reader slower than the bound lets a page live (a loaded
+ * machine, a sanitizer) has pages dropped before it gets there, fetched
+ * again as they must be: the count is shown, and checked in msync_child,
+ * whose bound is long. */
+static void interleaved(void)
+{
+	cmd(C_FILL_S, 0, 0, 63);
+	read_4x(SOFF, 63, "interleaved");
 }
 
 /* The peer's page at offset off of its window, read directly (RMA), shows
@@ -819,6 +828,7 @@ static void peer_is(uint64_t off, uint64_t seed, uint64_t pos,
 static void msync_child(uint16_t node, uint16_t port)
 {
 	uint8_t *m, *b = pages(PG), *gone = pages(PG), one = 1;
+	uint64_t pg;
 
 	epd = tc_connect(node, port, 10);
 	tc_recv_all(epd, &one, 1);
@@ -863,6 +873,12 @@ static void msync_child(uint16_t node, uint16_t port)
 	munmap(gone, PG);
 	TC_ERRNO(msync(gone, PG, MS_SYNC), ENOMEM);
 	TC_CHECK(scif_munmap(m, 4 * PG) == 0, "munmap M");
+	/* 8) read ahead in memcpy's order, where no page is old enough to be
+	 * dropped: each is fetched once (the pages a reader left behind the
+	 * batch it waits for, the batches it reaches out of order) */
+	pg = read_4x(SOFF, 75, "interleaved, 10 s bound");
+	TC_CHECK(direct || pg == SLEN / PG, "%lu pages fetched for a read of %lu",
+		 (unsigned long)pg, SLEN / PG);
 	tc_send_all(epd, &one, 1);
 	tc_recv_all(epd, &one, 1);
 	TC_CHECK(scif_close(epd) == 0, "close");
@@ -876,6 +892,7 @@ static void msync_test(uint16_t port, int no_direct)
 	scif_epd_t saved = epd, l = tc_listen((uint16_t)(port + 2), 1);
 	struct scif_portID peer;
 	uint8_t *w = wpages(4 * PG, no_direct ? "M" : NULL), one = 1;
+	uint8_t *sw = wpages(SLEN, no_direct ? "MS" : NULL);
 	char a1[16], a2[16];
 	pid_t pid;
 	int st;
@@ -896,6 +913,8 @@ static void msync_test(uint16_t port, int no_direct)
 	TC_CHECK(scif_accept(l, &peer, &epd, SCIF_ACCEPT_SYNC) == 0, "accept");
 	tc_fill(w, 4 * PG, 71, 0);
 	reg(w, 4 * PG, MOFF, SCIF_PROT_READ | SCIF_PROT_WRITE);
+	tc_fill(sw, SLEN, 75, 0);
+	reg(sw, SLEN, SOFF, SCIF_PROT_READ);
 	tc_send_all(epd, &one, 1);
 	tc_recv_all(epd, &one, 1); /* the child is done with M */
 	tc_send_all(epd, &one, 1);
@@ -905,6 +924,7 @@ static void msync_test(uint16_t port, int no_direct)
 	scif_close(epd);
 	scif_close(l);
 	munmap(w, 4 * PG);
+	munmap(sw, SLEN);
 	epd = saved;
 }
 
