@@ -43,8 +43,9 @@ else echo "bench_node: node $NODE idle"; exit 0; fi
 # Work per measurement.  Bandwidth: the same transfer count for perftest and
 # scif_bw; rstream moves COUNT messages each way per iteration (ping-pong of
 # bursts), so its counts are chosen to take about as long.  Two VMs talk
-# through QEMU socket netdevs, slower (a round trip costs ~44 ms there, see
-# scripts/bench.sh): fewer iterations keep the run bounded.
+# through QEMU netdevs, slower than one VM's rxe0 (a round trip costs about
+# 0.8 ms over bench.sh's unix link, 44 ms over the TCP one): fewer
+# iterations keep the run bounded.
 if [ "$QUICK" -eq 1 ]; then
     N64=100 N1M=16 N64M=1 NLAT=50 RS64="-C 25 -I 2" RS1M="-C 4 -I 2" STEP_TIMEOUT=45
 elif [ "$NODES" -eq 1 ]; then

@@ -7,7 +7,7 @@
 #
 #   scripts/bench.sh [--nodes 1|2|both] [--pairs N] [--quick]
 #                    [--build-dir DIR] [--results DIR] [--cluster SCRIPT]
-#                    [--only REGEX]
+#                    [--only REGEX] [--link tcp|unix]
 #
 #   --nodes 1     one VM with 2 vCPUs: server and client processes share it
 #                 (rxe0 on a veth)
@@ -21,6 +21,8 @@
 #                 test/cluster/cluster.sh; for trying other VM set-ups)
 #   --only REGEX  only the metrics whose name matches (bash =~), e.g.
 #                 '^lat_' for the two latency rows
+#   --link        the two VMs' link (cluster.sh --link; default unix: QEMU's
+#                 TCP socket link adds about 22 ms to every one-way trip)
 #
 # Per pair k: ib_write_bw vs scif_bw -t writeto and ib_read_bw vs -t readfrom
 # (64 KiB, 1 MiB), ib_send_lat (busy-polling, its default) vs scif_lat
@@ -45,8 +47,8 @@ cd "$REPO"
 # The perftest comparison is about the verbs provider: a same-node pair
 # (the one-VM variant) would otherwise take the shared-memory provider.
 export SCIF_PROVIDER=verbs
-NODES=both PAIRS=5 QUICK=0 BUILD=build-perf RESULTS="" CLUSTER=test/cluster/cluster.sh ONLY=
-usage() { sed -n '8,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
+NODES=both PAIRS=5 QUICK=0 BUILD=build-perf RESULTS="" CLUSTER=test/cluster/cluster.sh ONLY="" LINK=unix
+usage() { sed -n '8,26s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
     case $1 in
     --nodes) NODES=$2; shift 2 ;;
@@ -56,6 +58,7 @@ while [ $# -gt 0 ]; do
     --results) RESULTS=$2; shift 2 ;;
     --cluster) CLUSTER=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
+    --link) LINK=$2; shift 2 ;;
     -h | --help) usage 0 ;;
     *) echo "bench: unknown option $1" >&2; usage >&2 ;;
     esac
@@ -188,7 +191,7 @@ for n in "${VARIANTS[@]}"; do
     # share them; two VMs get one each
     cpus=1
     [ "$n" -eq 1 ] && cpus=2
-    "$CLUSTER" --nodes "$n" --cpus "$cpus" --timeout "$TIMEOUT" --mem 1024 --logdir "$out/share" \
+    "$CLUSTER" --nodes "$n" --cpus "$cpus" --link "$LINK" --timeout "$TIMEOUT" --mem 1024 --logdir "$out/share" \
         -- perf/bench_node.sh "${args[@]}" >"$out/cluster.log" 2>&1 || rc=$?
     kill "$watcher" 2>/dev/null || true
     wait "$watcher" 2>/dev/null || true

@@ -4,8 +4,21 @@
 # COMMAND on every node concurrently.
 #
 # Usage: test/cluster/cluster.sh [--nodes N] [--timeout SEC] [--mem MB] [--cpus N]
-#                                [--grace SEC] [--logdir DIR] [--vgem] -- COMMAND [ARGS...]
+#                                [--grace SEC] [--logdir DIR] [--vgem] [--link KIND]
+#                                -- COMMAND [ARGS...]
 #   --cpus: vCPUs per VM (default 1; each is a host thread under TCG).
+#   --link: how the VMs' frames travel on the host (more than one node):
+#     tcp   QEMU's socket netdev over 127.0.0.1 (the default).  It leaves
+#           Nagle's algorithm on: a frame can wait for the delayed ACK of
+#           the one before, and a round trip between the VMs takes about
+#           44 ms (ib_send_lat: 22 ms one-way).  Under heavy traffic both
+#           ways its two ends have stopped each other for good (the guests'
+#           virtio-net transmit queues time out).
+#     unix  QEMU's stream netdev over unix sockets in the run directory: no
+#           Nagle, about 0.8 ms a round trip (ib_send_lat: 0.39 ms), for
+#           benchmarks.  Not the tests' default: a peer whose VM hangs in
+#           its power off stops reading, its socket fills, and the other
+#           VM's sends stall (cluster_nodeloss_2n hung).
 #   --vgem: load the vgem DRM driver (real dma-bufs, /dev/dri/card0).
 #   One COMMAND word is run as a shell line (bash -c, so 'a & b; c' works);
 #   several words are exec'd as an argv with their quoting kept.
@@ -19,7 +32,7 @@ SELF=$(readlink -f "${BASH_SOURCE[0]}")
 REPO=$(cd "$(dirname "$SELF")/../.." && pwd)
 CACHE_DIR=${SCIF_CACHE_DIR:-$REPO/.cache/kernel}
 
-NODES=1 TIMEOUT=600 MEM=1024 CPUS=1 GRACE=30 LOGDIR="" VGEM=0
+NODES=1 TIMEOUT=600 MEM=1024 CPUS=1 GRACE=30 LOGDIR="" VGEM=0 LINK=tcp
 usage() { sed -n '5,13s/^# \{0,1\}//p' "$SELF" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -30,6 +43,7 @@ while [ $# -gt 0 ]; do
     --grace) GRACE=$2; shift 2 ;;
     --logdir) LOGDIR=$2; shift 2 ;;
     --vgem) VGEM=1; shift ;;
+    --link) LINK=$2; shift 2 ;;
     --) shift; break ;;
     -h | --help) usage ;;
     *) echo "cluster: unknown option $1" >&2; usage ;;
@@ -38,6 +52,7 @@ done
 [ $# -gt 0 ] || usage
 case $NODES in 1 | 2 | 3) ;; *) echo "cluster: --nodes must be 1..3" >&2; exit 2 ;; esac
 case $CPUS in 1 | 2 | 3 | 4) ;; *) echo "cluster: --cpus must be 1..4" >&2; exit 2 ;; esac
+case $LINK in tcp | unix) ;; *) echo "cluster: --link must be tcp or unix" >&2; exit 2 ;; esac
 for v in "$TIMEOUT" "$MEM" "$GRACE"; do
     [[ $v =~ ^[0-9]+$ ]] || { echo "cluster: bad number '$v'" >&2; exit 2; }
 done
@@ -289,6 +304,29 @@ free_port() {
 PORTS=()
 for ((i = 1; i < NODES; i++)); do PORTS+=("$(free_port)"); done
 
+# Node $2's link (see --link): node0's end, the node's end, listening.
+link_server() {
+    if [ "$LINK" = unix ]; then
+        echo "stream,id=$1,server=on,addr.type=unix,addr.path=$RUN/link$2.sock"
+    else
+        echo "socket,id=$1,listen=127.0.0.1:${PORTS[$2 - 1]}"
+    fi
+}
+link_client() {
+    if [ "$LINK" = unix ]; then
+        echo "stream,id=$1,server=off,addr.type=unix,addr.path=$RUN/link$2.sock"
+    else
+        echo "socket,id=$1,connect=127.0.0.1:${PORTS[$2 - 1]}"
+    fi
+}
+link_listening() {
+    if [ "$LINK" = unix ]; then
+        [ -S "$RUN/link$1.sock" ]
+    else
+        ss -Htln "( sport = :${PORTS[$1 - 1]} )" | grep -q .
+    fi
+}
+
 start_node() {
     local i=$1 net=()
     local mac
@@ -297,11 +335,11 @@ start_node() {
         # QEMU's socket 'listen' takes one peer, so join all peers with a hub.
         net+=(-netdev "hubport,id=hp0,hubid=0" -device "virtio-net-pci,netdev=hp0,mac=$mac,romfile=")
         for ((j = 1; j < NODES; j++)); do
-            net+=(-netdev "socket,id=s$j,listen=127.0.0.1:${PORTS[j - 1]}"
+            net+=(-netdev "$(link_server "s$j" "$j")"
                 -netdev "hubport,id=hp$j,hubid=0,netdev=s$j")
         done
     elif [ "$NODES" -gt 1 ]; then
-        net+=(-netdev "socket,id=n0,connect=127.0.0.1:${PORTS[i - 1]}"
+        net+=(-netdev "$(link_client n0 "$i")"
             -device "virtio-net-pci,netdev=n0,mac=$mac,romfile=")
     fi
     qemu-system-x86_64 -nodefaults -no-user-config -machine pc -accel tcg -cpu max \
@@ -321,7 +359,7 @@ log "kernel $KVER, $NODES node(s), timeout ${TIMEOUT}s, run dir $RUN"
 start_node 0
 for ((i = 1; i < NODES; i++)); do
     # Connecting QEMUs fail outright if node0 is not listening yet.
-    until ss -Htln "( sport = :${PORTS[i - 1]} )" | grep -q .; do
+    until link_listening "$i"; do
         kill -0 "${PIDS[0]}" 2>/dev/null || break
         [ $SECONDS -lt $((T0 + 30)) ] || break
         sleep 0.1
