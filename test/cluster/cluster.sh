@@ -16,9 +16,10 @@
 #           virtio-net transmit queues time out).
 #     unix  QEMU's stream netdev over unix sockets in the run directory: no
 #           Nagle, about 0.8 ms a round trip (ib_send_lat: 0.39 ms), for
-#           benchmarks.  Not the tests' default: a peer whose VM hangs in
-#           its power off stops reading, its socket fills, and the other
-#           VM's sends stall (cluster_nodeloss_2n hung).
+#           benchmarks.  Not the tests' default: cluster_nodeloss_2n hung
+#           over it, twice in two runs (likely: the victim VM hangs in its
+#           power off, its QEMU stops reading, the socket fills and the
+#           survivor's sends stall; the TCP link's larger buffers hide it).
 #   --vgem: load the vgem DRM driver (real dma-bufs, /dev/dri/card0).
 #   One COMMAND word is run as a shell line (bash -c, so 'a & b; c' works);
 #   several words are exec'd as an argv with their quoting kept.
