@@ -159,10 +159,13 @@ static int poll_scan(struct scif_pollepd *epds, unsigned int n,
 		ep->ops->ep_progress(ep);
 		ep->ops->ep_idle(ep);
 		ev = scif__ep_events(ep);
-		scif__ep_unlock(ep);
-		scif__ep_put(ep);
 		epds[i].revents =
 			ev & (epds[i].events | POLLERR | POLLHUP);
+		/* the call may sleep on this one: its wake-ups must flow */
+		if (!epds[i].revents)
+			ep->ops->ep_park(ep);
+		scif__ep_unlock(ep);
+		scif__ep_put(ep);
 		if (epds[i].revents)
 			count++;
 		pfd[i].fd = epds[i].epd;

@@ -126,6 +126,10 @@ static int stub_ep_idle(struct scif_ep *ep)
 	(void)ep;
 	return 0;
 }
+static void stub_ep_park(struct scif_ep *ep)
+{
+	(void)ep;
+}
 static int stub_send_pending(struct scif_ep *ep)
 {
 	(void)ep;
@@ -218,6 +222,7 @@ static void fill_stubs(struct scif_provider_ops *o)
 	FILL(ctrl_send, stub_ctrl_send);
 	FILL(ep_progress, stub_ep_progress);
 	FILL(ep_idle, stub_ep_idle);
+	FILL(ep_park, stub_ep_park);
 	FILL(send_pending, stub_send_pending);
 	FILL(ep_lead, stub_ep_lead);
 	FILL(ep_lead_event, stub_ep_progress);
@@ -291,6 +296,7 @@ const struct scif_provider_ops scif__null_ops = {
 	.ctrl_send = stub_ctrl_send,
 	.ep_progress = stub_ep_progress,
 	.ep_idle = stub_ep_idle,
+	.ep_park = stub_ep_park,
 	.send_pending = stub_send_pending,
 	.ep_lead = stub_ep_lead,
 	.ep_lead_event = stub_ep_progress,

@@ -291,11 +291,20 @@ int scif__progress_add(struct scif_progress *pg, int fd, scif_progress_fn fn,
 		return ret;
 	}
 	s->used = true;
+	s->watched = true;
 	pg->nsrcs++;
 	pthread_mutex_unlock(&pg->lock);
 	return slot;
 }
 
+/*
+ * Muting a source (events 0) deletes its fd from the epoll set rather than
+ * modifying it to no events: epoll always adds EPOLLERR | EPOLLHUP, and a
+ * wake-up without an event mask (ib_uverbs' completion channel, which calls
+ * wake_up_interruptible() bare) passes that filter, so the thread was woken,
+ * found nothing to report and slept again: two thread switches per
+ * completion event that the leader of the endpoint was taking anyway.
+ */
 int scif__progress_set_events(struct scif_progress *pg, int handle,
 			      uint32_t events)
 {
@@ -308,11 +317,18 @@ int scif__progress_set_events(struct scif_progress *pg, int handle,
 							  NULL;
 	if (!s || !s->used || s->fd < 0) {
 		ret = -EINVAL;
-	} else {
+	} else if (events || s->watched) {
+		int op = !events ? EPOLL_CTL_DEL :
+			 s->watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
 		ev.data.u64 = ((uint64_t)s->gen << 32) | (uint32_t)handle;
-		if (epoll_ctl(pg->epfd, EPOLL_CTL_MOD, s->fd, &ev)) {
+		if (epoll_ctl(pg->epfd, op, s->fd, &ev)) {
 			ret = -errno;
-			scif_err("epoll_ctl mod fd %d: %m", s->fd);
+			scif_err("epoll_ctl %s fd %d: %m",
+				 op == EPOLL_CTL_DEL ? "del" :
+				 op == EPOLL_CTL_MOD ? "mod" : "add", s->fd);
+		} else {
+			s->watched = events != 0;
 		}
 	}
 	pthread_mutex_unlock(&pg->lock);
@@ -376,8 +392,9 @@ void scif__progress_del(struct scif_progress *pg, int handle)
 	pthread_mutex_lock(&pg->lock);
 	s = &pg->srcs[handle];
 	if (s->used) {
-		if (s->fd >= 0)
+		if (s->fd >= 0 && s->watched)
 			epoll_ctl(pg->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+		s->watched = false;
 		s->used = false;
 		pg->nsrcs--;
 	}

@@ -37,6 +37,7 @@ struct scif_progress_src {
 	uint32_t gen;
 	bool used;
 	bool running;
+	bool watched; /* fd in the epoll set (events not 0) */
 	long long due_ms; /* timers */
 	int period_ms;
 };
@@ -65,7 +66,9 @@ int scif__progress_add(struct scif_progress *pg, int fd, scif_progress_fn fn,
 void scif__progress_del(struct scif_progress *pg, int handle);
 /* Which events of a source's fd run its callback (EPOLLIN, EPOLLOUT, ...;
  * EPOLLIN when added): a provider waiting for room in a socket asks for
- * EPOLLOUT while it waits. */
+ * EPOLLOUT while it waits.  0 takes the fd out of the epoll set: a file
+ * whose wake-ups carry no event mask (a verbs completion channel) would
+ * otherwise still wake the thread, for nothing, each time. */
 int scif__progress_set_events(struct scif_progress *pg, int handle,
 			      uint32_t events);
 /* A timer (see above); returns a handle for scif__progress_del. */

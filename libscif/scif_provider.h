@@ -346,6 +346,14 @@ struct scif_provider_ops {
 	int (*rmr_fd)(struct scif_ep *ep, const struct scif_rmr *rmr,
 		      uint64_t roff, uint64_t *len, bool write, int *fd,
 		      uint64_t *fd_off);
+
+	/* A thread is about to sleep on the endpoint's descriptor without
+	 * polling the transport (scif_poll before poll(2)): a provider that
+	 * keeps its wake-ups from the progress thread across calls while a
+	 * caller polls (verbs, tcp) gives them back now rather than when its
+	 * mute period ends, which may be tens of ms away.  [ep locked]
+	 * Default: nothing. */
+	void (*ep_park)(struct scif_ep *ep);
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */

@@ -344,6 +344,7 @@ int tcp_ep_lead_event(struct scif_ep *ep);
 void tcp_ep_unlead(struct scif_ep *ep);
 int tcp_send_pending(struct scif_ep *ep);
 int tcp_ep_idle(struct scif_ep *ep);
+void tcp_ep_park(struct scif_ep *ep);
 uint64_t tcp_tx_delivered(struct tcp_conn *c);
 void tcp_unmute(struct tcp_conn *c);
 

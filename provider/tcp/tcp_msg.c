@@ -907,6 +907,16 @@ void tcp_ep_unlead(struct scif_ep *ep)
 	tcp_unmute(c);
 }
 
+/* [ep locked] scif_poll is about to sleep on the endpoint's descriptor:
+ * the progress thread must serve the connection for it to become ready. */
+void tcp_ep_park(struct scif_ep *ep)
+{
+	struct tcp_conn *c = tcp_conn_of(ep);
+
+	if (c && c->muted && !c->leading)
+		tcp_unmute(c);
+}
+
 /* [ep locked] The progress thread serves the connection again. */
 void tcp_unmute(struct tcp_conn *c)
 {

@@ -243,6 +243,7 @@ const struct scif_provider_ops scif_tcp_ops = {
 	.ctrl_send = tcp_ctrl_send,
 	.ep_progress = tcp_ep_progress,
 	.ep_idle = tcp_ep_idle,
+	.ep_park = tcp_ep_park,
 	.ep_lead = tcp_ep_lead,
 	.ep_lead_event = tcp_ep_lead_event,
 	.ep_unlead = tcp_ep_unlead,

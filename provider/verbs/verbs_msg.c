@@ -538,23 +538,29 @@ static void unmute(struct verbs_conn *c)
 }
 
 /*
- * The mute timer, every VERBS_MUTE_MS while the channel is muted: gives it
- * back to the progress thread once a whole period passed without a caller
- * polling the connection.  While callers keep polling it only re-arms, and
- * without the endpoint's lock: a spinning caller holds that lock nearly all
- * the time, and taking it cost a futex sleep and wake-up, two thread
- * switches per tick, in the small VM the spinner shares with rxe.
+ * The mute timer, at the end of each mute period: gives the channel back to
+ * the progress thread once a whole period passed without a caller polling
+ * the connection.  While callers keep polling it only re-arms, for a period
+ * twice as long (at most VERBS_MUTE_MAX_MS), and without the endpoint's
+ * lock: a spinning caller holds that lock nearly all the time, and taking
+ * it cost a futex sleep and wake-up, two thread switches per tick, in the
+ * small VM the spinner shares with rxe.  mute_ms is written here without
+ * the lock and by mute() with it: whichever wins, the period stays within
+ * its bounds.
  */
 static void mute_tick(void *arg)
 {
 	struct verbs_conn *c = arg;
-	unsigned gen = __atomic_load_n(&c->pollgen, __ATOMIC_RELAXED);
+	unsigned gen = __atomic_load_n(&c->pollgen, __ATOMIC_RELAXED), ms;
 
 	if (gen != c->tick_seen) { /* still polled */
 		c->tick_seen = gen;
+		ms = __atomic_load_n(&c->mute_ms, __ATOMIC_RELAXED) * 2;
+		if (ms > VERBS_MUTE_MAX_MS)
+			ms = VERBS_MUTE_MAX_MS;
+		__atomic_store_n(&c->mute_ms, ms, __ATOMIC_RELAXED);
 		scif__progress_timer_set(scif__lib_progress(c->vp->lib),
-					 c->mute_timer,
-					 scif__now_ms() + VERBS_MUTE_MS);
+					 c->mute_timer, scif__now_ms() + ms);
 		return;
 	}
 	scif__ep_lock(c->ep);
@@ -563,12 +569,14 @@ static void mute_tick(void *arg)
 	scif__ep_unlock(c->ep);
 }
 
-/* [ep locked] The mute timer runs a period from now; false if it cannot. */
+/* [ep locked] The mute timer runs a first period from now; false if it
+ * cannot. */
 static bool mute_arm(struct verbs_conn *c)
 {
 	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
 	long long due = scif__now_ms() + VERBS_MUTE_MS;
 
+	__atomic_store_n(&c->mute_ms, VERBS_MUTE_MS, __ATOMIC_RELAXED);
 	if (c->mute_timer >= 0) {
 		scif__progress_timer_set(pg, c->mute_timer, due);
 		return true;
@@ -587,8 +595,7 @@ static bool mute_arm(struct verbs_conn *c)
  * completions raise, fights it for the lock, and in a small VM takes the
  * CPU that rxe's kernel work needs (a spinning request/response paid
  * hundreds of µs a message).  It stays away across calls until the
- * connection has not been polled for a whole VERBS_MUTE_MS period
- * (mute_tick).  A spinner must not need two polls: once the progress thread
+ * connection has not been polled for a whole mute period (mute_tick).  A spinner must not need two polls: once the progress thread
  * takes its completions, its spins end at the first poll (woken), and whole
  * runs went unmuted.  A single look before a sleep (a blocking call whose
  * lead mutes anyway, scif_poll before poll(2)) must not mute: nothing
@@ -639,6 +646,16 @@ int verbs_ep_idle(struct scif_ep *ep)
 	if (c)
 		c->polls = 0;
 	return 0;
+}
+
+/* [ep locked] scif_poll is about to sleep on the endpoint's descriptor:
+ * the progress thread must serve the channel for it to become readable. */
+void verbs_ep_park(struct scif_ep *ep)
+{
+	struct verbs_conn *c = ep_conn(ep);
+
+	if (c && c->muted && !c->leading)
+		unmute(c);
 }
 
 /*

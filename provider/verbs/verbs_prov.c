@@ -308,6 +308,7 @@ const struct scif_provider_ops scif_verbs_ops = {
 	.ctrl_send = verbs_ctrl_send,
 	.ep_progress = verbs_ep_progress,
 	.ep_idle = verbs_ep_idle,
+	.ep_park = verbs_ep_park,
 	.ep_lead = verbs_ep_lead,
 	.ep_lead_event = verbs_ep_lead_event,
 	.ep_unlead = verbs_ep_unlead,

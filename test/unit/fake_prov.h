@@ -54,6 +54,7 @@ struct fk_state {
 	long posted, done, outstanding, partial, imm_inlined, dropped;
 	long mrs, rmrs, deregs;
 	long progress; /* ep_progress calls */
+	long parks;    /* ep_park calls */
 	/* contract violations */
 	long bad, imm_early, dereg_busy, ctrl_err;
 };

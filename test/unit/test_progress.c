@@ -5,6 +5,9 @@
  * sleeps runs at the new deadline (the thread is nudged); one moved later
  * does not run early (the thread is not woken for it); and one that another
  * timer's callback moves earlier runs then, not at its old deadline.
+ * A source muted with events 0 does not wake the thread, even for a
+ * wake-up that carries no event mask (inotify's, like a verbs completion
+ * channel's), and unmuted it runs for what came meanwhile.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,11 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +205,133 @@ static void test_callback_moves_other_earlier(void **state)
 	scif__progress_del(pg, hb);
 }
 
+/* The progress thread's id, recorded by a timer callback run in it. */
+static void tid_fn(void *arg)
+{
+	struct tick *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	t->other = (int)syscall(SYS_gettid);
+	t->ran_ms = now_ms();
+	t->runs++;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* How many times the thread tid went to sleep. */
+static long voluntary_switches(int tid)
+{
+	char path[64], line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	assert_true(n >= 0);
+	return n;
+}
+
+struct fd_src {
+	int fd, runs;
+};
+
+static void fd_fn(void *arg)
+{
+	struct fd_src *f = arg;
+	char buf[4096];
+
+	while (read(f->fd, buf, sizeof(buf)) > 0)
+		;
+	__atomic_add_fetch(&f->runs, 1, __ATOMIC_SEQ_CST);
+}
+
+/* One inotify event: queued anew (the queue was drained), so the kernel
+ * wakes the fd's waiters, with a bare wake_up(). */
+static void inotify_poke(const char *file)
+{
+	FILE *f = fopen(file, "a");
+
+	assert_non_null(f);
+	fputc('x', f);
+	fclose(f);
+}
+
+static void inotify_drain(int ifd)
+{
+	char buf[4096];
+
+	while (read(ifd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void test_muted_source_sleeps(void **state)
+{
+	struct scif_progress *pg = *state;
+	char file[] = "/tmp/scif-progress-XXXXXX";
+	struct fd_src src = { .fd = -1 };
+	struct tick t;
+	long before, after;
+	int tmp, h, i, th;
+
+	tmp = mkstemp(file);
+	assert_true(tmp >= 0);
+	close(tmp);
+	src.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(src.fd >= 0);
+	assert_true(inotify_add_watch(src.fd, file, IN_CLOSE_WRITE) >= 0);
+	h = scif__progress_add(pg, src.fd, fd_fn, &src);
+	assert_true(h >= 0);
+	tick_init(&t);
+	th = scif__progress_timer_add(pg, now_ms(), 0, tid_fn, &t);
+	assert_true(th >= 0);
+	assert_true(tick_wait(&t, now_ms() + 10000) >= 0);
+	scif__progress_del(pg, th);
+
+	/* watched: an event runs the callback */
+	inotify_poke(file);
+	for (i = 0; i < 10000 && !__atomic_load_n(&src.runs, __ATOMIC_SEQ_CST);
+	     i++)
+		usleep(1000);
+	assert_true(src.runs > 0);
+
+	/* muted: 200 events, read here, neither run it nor wake the thread
+	 * (before the fix: about one sleep of the thread per event) */
+	assert_int_equal(scif__progress_set_events(pg, h, 0), 0);
+	src.runs = 0;
+	usleep(20000); /* a run that started before the mute ends */
+	before = voluntary_switches(t.other);
+	for (i = 0; i < 200; i++) {
+		inotify_poke(file);
+		usleep(200);
+		inotify_drain(src.fd);
+	}
+	after = voluntary_switches(t.other);
+	assert_int_equal(src.runs, 0);
+	assert_true(after - before < 20);
+
+	/* unmuted: what came while muted runs the callback */
+	inotify_poke(file);
+	assert_int_equal(scif__progress_set_events(pg, h, EPOLLIN), 0);
+	for (i = 0; i < 10000 && !__atomic_load_n(&src.runs, __ATOMIC_SEQ_CST);
+	     i++)
+		usleep(1000);
+	assert_true(src.runs > 0);
+	/* muted twice and unmuted twice: the same */
+	assert_int_equal(scif__progress_set_events(pg, h, 0), 0);
+	assert_int_equal(scif__progress_set_events(pg, h, 0), 0);
+	assert_int_equal(scif__progress_set_events(pg, h, EPOLLIN), 0);
+	assert_int_equal(scif__progress_set_events(pg, h, EPOLLIN), 0);
+
+	scif__progress_del(pg, h);
+	close(src.fd);
+	unlink(file);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_moved_earlier),
 		cmocka_unit_test(test_moved_later),
 		cmocka_unit_test(test_callback_moves_other_earlier),
+		cmocka_unit_test(test_muted_source_sleeps),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

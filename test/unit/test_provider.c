@@ -719,6 +719,36 @@ static void test_spin_attr(void **state)
 	}
 }
 
+/* scif_poll about to sleep on an endpoint tells its provider (ep_park: a
+ * provider whose wake-ups a spinning caller muted gives them back); one
+ * that is ready ends the call at once and is not parked. */
+static void test_poll_parks(void **state)
+{
+	struct ctx *c = &cx;
+	struct scif_pollepd p = { .events = POLLIN };
+	struct bg b = { 0 };
+	long parks;
+	char z;
+
+	(void)state;
+	ctx_open(c, 0);
+	p.epd = c->a;
+	parks = fk_get(&fk.parks);
+	assert_int_equal(scif_poll(&p, 1, 50), 0);
+	assert_true(fk_get(&fk.parks) > parks);
+	b.epd = c->b;
+	bg_start(&b, bg_send_late);
+	assert_int_equal(scif_poll(&p, 1, 10000), 1);
+	assert_true(p.revents & POLLIN);
+	assert_true(bg_wait(&b, 10000));
+	parks = fk_get(&fk.parks);
+	assert_int_equal(scif_poll(&p, 1, 10000), 1); /* ready: no park */
+	assert_int_equal(fk_get(&fk.parks), parks);
+	assert_int_equal(scif_recv(c->a, &z, 1, SCIF_RECV_BLOCK), 1);
+	assert_int_equal(z, 'z');
+	ctx_close(c);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, teardown)
@@ -733,6 +763,7 @@ int main(void)
 		T(test_checks_post_nothing),
 		T(test_window_get_put),
 		T(test_spin_attr),
+		T(test_poll_parks),
 	};
 #undef T
 	char path[] = "/tmp/scif-fake-nodes-XXXXXX";
