@@ -37,7 +37,7 @@ struct scif_progress_src {
 	uint32_t gen;
 	bool used;
 	bool running;
-	bool watched; /* fd in the epoll set (events not 0) */
+	bool watched; /* fd in the epoll set (not unwatched) */
 	long long due_ms; /* timers */
 	int period_ms;
 };
@@ -66,11 +66,15 @@ int scif__progress_add(struct scif_progress *pg, int fd, scif_progress_fn fn,
 void scif__progress_del(struct scif_progress *pg, int handle);
 /* Which events of a source's fd run its callback (EPOLLIN, EPOLLOUT, ...;
  * EPOLLIN when added): a provider waiting for room in a socket asks for
- * EPOLLOUT while it waits.  0 takes the fd out of the epoll set: a file
- * whose wake-ups carry no event mask (a verbs completion channel) would
- * otherwise still wake the thread, for nothing, each time. */
+ * EPOLLOUT while it waits.  With 0, EPOLLERR and EPOLLHUP still run it
+ * (epoll always reports them): the mic provider relies on that. */
 int scif__progress_set_events(struct scif_progress *pg, int handle,
 			      uint32_t events);
+/* Take the source's fd out of the epoll set until set_events puts it back:
+ * nothing runs the callback meanwhile, and the thread is not woken.  With
+ * events 0 a file whose wake-ups carry no event mask (a verbs completion
+ * channel) still woke it, for nothing, each time. */
+int scif__progress_unwatch(struct scif_progress *pg, int handle);
 /* A timer (see above); returns a handle for scif__progress_del. */
 int scif__progress_timer_add(struct scif_progress *pg, long long deadline_ms,
 			     int period_ms, scif_progress_fn fn, void *arg);

@@ -5,9 +5,9 @@
  * sleeps runs at the new deadline (the thread is nudged); one moved later
  * does not run early (the thread is not woken for it); and one that another
  * timer's callback moves earlier runs then, not at its old deadline.
- * A source muted with events 0 does not wake the thread, even for a
- * wake-up that carries no event mask (inotify's, like a verbs completion
- * channel's), and unmuted it runs for what came meanwhile.
+ * An unwatched source does not wake the thread, even for a wake-up that
+ * carries no event mask (inotify's, like a verbs completion channel's),
+ * and watched again it runs for what came meanwhile.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -269,7 +269,7 @@ static void inotify_drain(int ifd)
 		;
 }
 
-static void test_muted_source_sleeps(void **state)
+static void test_unwatched_source_sleeps(void **state)
 {
 	struct scif_progress *pg = *state;
 	char file[] = "/tmp/scif-progress-XXXXXX";
@@ -299,9 +299,9 @@ static void test_muted_source_sleeps(void **state)
 		usleep(1000);
 	assert_true(src.runs > 0);
 
-	/* muted: 200 events, read here, neither run it nor wake the thread
-	 * (before the fix: about one sleep of the thread per event) */
-	assert_int_equal(scif__progress_set_events(pg, h, 0), 0);
+	/* unwatched: 200 events, read here, neither run it nor wake the
+	 * thread (with events 0: about one sleep of the thread per event) */
+	assert_int_equal(scif__progress_unwatch(pg, h), 0);
 	src.runs = 0;
 	usleep(20000); /* a run that started before the mute ends */
 	before = voluntary_switches(t.other);
@@ -314,16 +314,16 @@ static void test_muted_source_sleeps(void **state)
 	assert_int_equal(src.runs, 0);
 	assert_true(after - before < 20);
 
-	/* unmuted: what came while muted runs the callback */
+	/* watched again: what came meanwhile runs the callback */
 	inotify_poke(file);
 	assert_int_equal(scif__progress_set_events(pg, h, EPOLLIN), 0);
 	for (i = 0; i < 10000 && !__atomic_load_n(&src.runs, __ATOMIC_SEQ_CST);
 	     i++)
 		usleep(1000);
 	assert_true(src.runs > 0);
-	/* muted twice and unmuted twice: the same */
-	assert_int_equal(scif__progress_set_events(pg, h, 0), 0);
-	assert_int_equal(scif__progress_set_events(pg, h, 0), 0);
+	/* unwatched twice and watched twice: the same */
+	assert_int_equal(scif__progress_unwatch(pg, h), 0);
+	assert_int_equal(scif__progress_unwatch(pg, h), 0);
 	assert_int_equal(scif__progress_set_events(pg, h, EPOLLIN), 0);
 	assert_int_equal(scif__progress_set_events(pg, h, EPOLLIN), 0);
 
@@ -339,7 +339,7 @@ int main(void)
 		cmocka_unit_test(test_moved_earlier),
 		cmocka_unit_test(test_moved_later),
 		cmocka_unit_test(test_callback_moves_other_earlier),
-		cmocka_unit_test(test_muted_source_sleeps),
+		cmocka_unit_test(test_unwatched_source_sleeps),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
