@@ -385,7 +385,7 @@ int scif__progress_timer_add(struct scif_progress *pg, long long deadline_ms,
 	s->period_ms = period_ms;
 	s->used = true;
 	pg->nsrcs++;
-	sooner = deadline_ms < pg->sleep_due;
+	sooner = deadline_ms >= 0 && deadline_ms < pg->sleep_due;
 	pthread_mutex_unlock(&pg->lock);
 	if (sooner)
 		nudge(pg);

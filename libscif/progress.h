@@ -19,7 +19,10 @@
  * the others.
  *
  * Timers: scif__progress_timer_add() runs fn once at deadline_ms (or every
- * period_ms when period_ms > 0) in the same thread, under the same rules.
+ * period_ms when period_ms > 0) in the same thread, under the same rules;
+ * deadline_ms < 0 adds it disarmed (scif__progress_timer_set arms it).  A
+ * timer that may run before its handle is stored where fn looks for it
+ * must be added disarmed.
  */
 #ifndef SCIF_PROGRESS_H
 #define SCIF_PROGRESS_H

@@ -570,22 +570,27 @@ static void mute_tick(void *arg)
 }
 
 /* [ep locked] The mute timer runs a first period from now; false if it
- * cannot. */
+ * cannot.  The timer is added disarmed and armed once its handle is
+ * stored: added armed, it could run before the handle was (a descheduled
+ * caller, a 1-vCPU VM under ASan), and its re-arm went to handle -1 and
+ * was lost; the channel then stayed muted for good (cluster_fence_1n: a
+ * fence signal the completion path stores never came). */
 static bool mute_arm(struct verbs_conn *c)
 {
 	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
-	long long due = scif__now_ms() + VERBS_MUTE_MS;
 
 	__atomic_store_n(&c->mute_ms, VERBS_MUTE_MS, __ATOMIC_RELAXED);
-	if (c->mute_timer >= 0) {
-		scif__progress_timer_set(pg, c->mute_timer, due);
-		return true;
+	if (c->mute_timer < 0) {
+		c->mute_timer =
+			scif__progress_timer_add(pg, -1, 0, mute_tick, c);
+		if (c->mute_timer < 0) {
+			c->mute_timer = -1;
+			return false;
+		}
 	}
-	c->mute_timer = scif__progress_timer_add(pg, due, 0, mute_tick, c);
-	if (c->mute_timer >= 0)
-		return true;
-	c->mute_timer = -1;
-	return false;
+	scif__progress_timer_set(pg, c->mute_timer,
+				 scif__now_ms() + VERBS_MUTE_MS);
+	return true;
 }
 
 /*
