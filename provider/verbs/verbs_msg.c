@@ -600,9 +600,10 @@ static bool mute_arm(struct verbs_conn *c)
  * completions raise, fights it for the lock, and in a small VM takes the
  * CPU that rxe's kernel work needs (a spinning request/response paid
  * hundreds of µs a message).  It stays away across calls until the
- * connection has not been polled for a whole mute period (mute_tick).  A spinner must not need two polls: once the progress thread
- * takes its completions, its spins end at the first poll (woken), and whole
- * runs went unmuted.  A single look before a sleep (a blocking call whose
+ * connection has not been polled for a whole mute period (mute_tick).  A
+ * spinner must not need two polls: once the progress thread takes its
+ * completions, its spins end at the first poll (woken), and whole runs
+ * went unmuted.  A single look before a sleep (a blocking call whose
  * lead mutes anyway, scif_poll before poll(2)) must not mute: nothing
  * would then serve what arrives until the timer.
  */
