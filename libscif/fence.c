@@ -256,6 +256,10 @@ SCIF_EXPORT int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval,
 		if (ret == -EAGAIN || ret == -ENXIO)
 			ret = signal_queue(ep, &ra);
 	}
+	/* nobody may call again before the signal is due (the application
+	 * spins on its memory): the completions must be served */
+	if (!ret)
+		ep->ops->ep_park(ep);
 out:
 	fence_leave(ep);
 	return scif__ret(ret);

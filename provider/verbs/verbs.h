@@ -154,9 +154,9 @@ struct verbs_conn {
 	/* the progress thread leaves the channel to a thread that polls the
 	 * connection (polls: ep_progress calls since ep_idle; pollgen: all,
 	 * tick_seen: mute_tick's last look) or leads it;
-	 * mute_timer gives it back when the polling stopped, mute_ms after
-	 * its last look */
-	bool muted, leading;
+	 * mute_timer (armed: mute_armed) gives it back when the polling
+	 * stopped, mute_ms after its last look */
+	bool muted, leading, mute_armed;
 	unsigned polls, pollgen, tick_seen, mute_ms;
 	int mute_timer;
 	struct ibv_cq *cq;

@@ -393,7 +393,8 @@ static void test_fence_wait_out_of_order(void **state)
 	ctx_close(c);
 }
 
-/* One signal over a held-back write: neither value before the data. */
+/* One signal over a held-back write: neither value before the data, and
+ * the provider is told (ep_park) that nobody may call to complete it. */
 static void signal_case(struct ctx *c, bool ordered, bool imm_inline,
 			unsigned seed)
 {
@@ -403,7 +404,7 @@ static void signal_case(struct ctx *c, bool ordered, bool imm_inline,
 	const int f = SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL |
 		      SCIF_SIGNAL_REMOTE;
 	struct bg b = { .epd = c->a };
-	long imm0;
+	long imm0, parks;
 
 	*ls = *rs = 0;
 	memset(c->bbuf, 0, BIG);
@@ -414,8 +415,11 @@ static void signal_case(struct ctx *c, bool ordered, bool imm_inline,
 	imm0 = fk.imm_inlined;
 	fk_unlock();
 	assert_int_equal(scif_writeto(c->a, LBASE, BIG, RBASE, 0), 0);
+	parks = fk_get(&fk.parks);
 	assert_int_equal(scif_fence_signal(c->a, lsig, seed, rsig, ~seed, f),
 			 0);
+	/* only the completion path stores it: the provider must serve it */
+	assert_true(fk_get(&fk.parks) > parks);
 	fk_release(1);
 	/* ordered: the value is posted at once, fenced behind the data */
 	assert_true(fk_wait_outstanding(ordered ? 2 : 1, 10000));
