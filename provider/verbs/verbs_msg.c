@@ -703,10 +703,10 @@ int verbs_ep_lead_event(struct scif_ep *ep)
  * mute period passes without a call: a blocking request/response loop
  * takes the lead again at its next call, and handing the channel back in
  * between cost two epoll_ctl per call (four per message with the delivery
- * wait): between two 1-vCPU VMs, 8-byte blocking scif_lat went from 589
- * to 527 us one-way (ib_send_lat -e: 434).  What comes meanwhile waits
+ * wait): between two 1-vCPU VMs, 8-byte blocking scif_lat went from 786
+ * to 680 us one-way (ib_send_lat -e: 584).  What comes meanwhile waits
  * for the next call (its leader finds the channel's event), for scif_poll
- * (ep_park), or at most about two periods.
+ * or scif_fence_signal (ep_park), or at most about two periods.
  */
 void verbs_ep_unlead(struct scif_ep *ep)
 {
