@@ -220,11 +220,15 @@ void perf_progress_start(struct perf_progress *p, int enabled)
 void perf_progress_tick(struct perf_progress *p, uint64_t size, uint64_t done,
 			uint64_t total, double duration)
 {
-	double t;
+	if (p->enabled)
+		perf_progress_at(p, perf_now(), size, done, total, duration);
+}
 
+void perf_progress_at(struct perf_progress *p, double t, uint64_t size,
+		      uint64_t done, uint64_t total, double duration)
+{
 	if (!p->enabled)
 		return;
-	t = perf_now();
 	if (t < p->next)
 		return;
 	p->next = t + PERF_PROGRESS_S;

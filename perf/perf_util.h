@@ -71,6 +71,9 @@ struct perf_progress {
 void perf_progress_start(struct perf_progress *p, int enabled);
 void perf_progress_tick(struct perf_progress *p, uint64_t size, uint64_t done,
 			uint64_t total, double duration);
+/* The same with the time already read (perf_now()). */
+void perf_progress_at(struct perf_progress *p, double t, uint64_t size,
+		      uint64_t done, uint64_t total, double duration);
 
 /* Sizes 2^lo .. 2^hi, or the single size; returns the count. */
 int perf_sizes(uint64_t *out, int max, int all, int lo, int hi,
