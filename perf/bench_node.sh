@@ -89,8 +89,10 @@ argv_for() {
         [ "$tool" = scif_vwriteto_c ] && ARGV+=(-c)
         [ "$role" = client ] && ARGV+=(-n 0) ;;
     scif_lat | scif_lat_spin)
-        # blocking, or spinning without bound like ib_send_lat's default
-        ARGV=("$BIN/scif_lat" -t send -s "$size" -i "$n" -p "$port")
+        # blocking, or spinning without bound like ib_send_lat's default;
+        # timed with the cycle counter, as ib_send_lat (the VMs' CPU model
+        # does not list constant_tsc, so scif_lat would not by default)
+        ARGV=("$BIN/scif_lat" -t send -s "$size" -i "$n" -p "$port" --clock cycles)
         [ "$tool" = scif_lat_spin ] && ARGV+=(--spin 1000000)
         [ "$role" = client ] && ARGV+=(-n 0) ;;
     *) echo "bench_node: no tool $tool" >&2; exit 2 ;;

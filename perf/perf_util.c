@@ -19,6 +19,53 @@ double perf_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+int perf_cycles_have(void)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+uint64_t perf_cycles(void)
+{
+#if defined(__x86_64__)
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+#elif defined(__aarch64__)
+	uint64_t v;
+
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+#else
+	return 0;
+#endif
+}
+
+/* x86: the kernel lists constant_tsc when the counter ticks at one rate
+ * whatever the CPU's frequency; the generic timer of aarch64 always does. */
+int perf_cycles_constant(void)
+{
+#if defined(__x86_64__)
+	char line[4096];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags", 5) && strstr(line, " constant_tsc"))
+			found = 1;
+	fclose(f);
+	return found;
+#else
+	return perf_cycles_have();
+#endif
+}
+
 void perf_die(const char *fmt, ...)
 {
 	int e = errno;

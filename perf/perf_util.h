@@ -23,6 +23,14 @@ extern const char *perf_prog; /* program name for messages */
 
 double perf_now(void); /* CLOCK_MONOTONIC, seconds */
 
+/* The CPU's cycle counter, as perftest's get_cycles(): rdtsc on x86-64,
+ * cntvct_el0 on aarch64.  A read costs a few instructions where
+ * clock_gettime can be a system call (an emulated HPET in a VM).  Its rate
+ * is measured against CLOCK_MONOTONIC by the caller, over the whole run. */
+int perf_cycles_have(void);     /* 1 if this build can read one */
+int perf_cycles_constant(void); /* 1 if the CPU says its rate is fixed */
+uint64_t perf_cycles(void);     /* 0 where perf_cycles_have() is 0 */
+
 /* Print "prog: <what>: <strerror(errno)>" and exit(1). */
 void perf_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Print "prog: <what>" (no errno) and exit(1). */

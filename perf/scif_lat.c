@@ -63,7 +63,7 @@ struct wire_stats {
 struct opts {
 	enum test test;
 	uint64_t size, iters, warmup;
-	int all, json, warmup_set;
+	int all, json, warmup_set, cycles;
 	long node;
 	uint16_t port;
 	long poll_ns;
@@ -104,6 +104,16 @@ static void usage(FILE *f)
 "      --poll-us=US      signal test: sleep between looks at the signal\n"
 "                        word (default 1; the kernel's timer slack, 50 us\n"
 "                        for normal threads, adds to this)\n"
+"      --clock=CLOCK     how the client times round trips:\n"
+"                        cycles  the CPU's cycle counter, as perftest\n"
+"                                (rdtsc), its rate measured against\n"
+"                                CLOCK_MONOTONIC over each size's run\n"
+"                        mono    clock_gettime(CLOCK_MONOTONIC) per round\n"
+"                                trip (a system call where the clock\n"
+"                                source is emulated, as in most VMs)\n"
+"                        default: cycles where the CPU says the counter's\n"
+"                        rate is fixed (x86 constant_tsc, aarch64), else\n"
+"                        mono\n"
 "      --json            one JSON object per size on stdout, nothing else\n"
 "  -h, --help            this text\n"
 "\n"
@@ -215,6 +225,10 @@ static void print_header(const struct opts *o, const char *side,
 		       getenv("SCIF_SPIN_US") ? "spinning up to " : "no spinning",
 		       getenv("SCIF_SPIN_US") ? getenv("SCIF_SPIN_US") : "",
 		       getenv("SCIF_SPIN_US") ? " us first" : "");
+	if (!strcmp(side, "Client"))
+		printf(" Clock           : %s\n",
+		       o->cycles ? "cycle counter, rate measured against CLOCK_MONOTONIC" :
+				   "CLOCK_MONOTONIC");
 	printf("---------------------------------------------------------------------------------------\n");
 	printf(" #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    t_avg[usec]    t_stdev[usec]   99%% percentile[usec]   99.9%% percentile[usec]\n");
 	fflush(stdout);
@@ -265,11 +279,13 @@ int main(int argc, char **argv)
 		{ "poll-us", required_argument, NULL, 'P' },
 		{ "spin", required_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "clock", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = { .test = T_SEND, .size = DEF_SIZE, .node = -1,
-			  .port = DEF_PORT, .warmup = DEF_WARMUP, .poll_ns = 1000 };
+			  .port = DEF_PORT, .warmup = DEF_WARMUP, .poll_ns = 1000,
+			  .cycles = -1 };
 	struct wire_params p;
 	struct scif_portID peer = { 0, 0 };
 	struct sig g = { 0 };
@@ -340,6 +356,15 @@ int main(int argc, char **argv)
 		case 'J':
 			o.json = 1;
 			break;
+		case 'C':
+			if (!strcmp(optarg, "mono"))
+				o.cycles = 0;
+			else if (!strcmp(optarg, "cycles") && perf_cycles_have())
+				o.cycles = 1;
+			else
+				perf_fail("bad --clock '%s' (mono%s)", optarg,
+					  perf_cycles_have() ? ", cycles" : "");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -357,6 +382,8 @@ int main(int argc, char **argv)
 		perf_die("scif_get_nodeIDs (is the node map set? SCIF_NODES_FILE)");
 	client = o.node >= 0;
 	side = client ? "client" : "server";
+	if (o.cycles < 0)
+		o.cycles = perf_cycles_constant();
 
 	if (client) {
 		peer.node = (uint16_t)o.node;
@@ -448,7 +475,7 @@ int main(int argc, char **argv)
 		struct wire_stats st;
 		struct perf_progress pr;
 		uint64_t k, total;
-		double t0;
+		double t0, mono0 = 0, cyc0 = 0, unit = 1;
 		char go = 'G';
 
 		if (client) {
@@ -465,10 +492,16 @@ int main(int argc, char **argv)
 		}
 		total = ws.warmup + ws.iters;
 		perf_progress_start(&pr, client);
-		/* One clock read per round trip, its end the next one's start:
-		 * in a VM whose clock source is emulated (HPET under QEMU TCG)
-		 * a read is a system call, which perftest (rdtsc) does not pay. */
-		t0 = client ? perf_now() : 0;
+		/* One clock read per round trip, its end the next one's start.
+		 * With the cycle counter (as perftest) samples are in cycles
+		 * until the run's end: in a VM whose clock source is emulated
+		 * (HPET under QEMU TCG) a clock_gettime is a system call of a
+		 * few us, which a round trip would otherwise include. */
+		if (client) {
+			mono0 = perf_now();
+			cyc0 = o.cycles ? (double)perf_cycles() : mono0;
+		}
+		t0 = cyc0;
 		for (k = 0; k < total; k++) {
 			if (o.test == T_SEND) {
 				if (client) {
@@ -489,18 +522,28 @@ int main(int argc, char **argv)
 				}
 			}
 			if (client) {
-				double t = perf_now();
+				double t = o.cycles ? (double)perf_cycles() :
+						      perf_now();
 
 				if (k >= ws.warmup) {
-					samp[k - ws.warmup] = (t - t0) * 1e6 / 2;
-					perf_progress_at(&pr, t, ws.size,
-							 k + 1 - ws.warmup,
-							 ws.iters, 0);
+					samp[k - ws.warmup] = t - t0;
+					if (!o.cycles || !(k & 1023))
+						perf_progress_at(
+							&pr,
+							o.cycles ? perf_now() : t,
+							ws.size, k + 1 - ws.warmup,
+							ws.iters, 0);
 				}
 				t0 = t;
 			}
 		}
 		if (client) {
+			/* seconds per cycle over this run; the warmup is in
+			 * it too, which only lengthens the base */
+			if (o.cycles && t0 > cyc0)
+				unit = (perf_now() - mono0) / (t0 - cyc0);
+			for (k = 0; k < ws.iters; k++)
+				samp[k] *= unit * 1e6 / 2;
 			stats(samp, ws.iters, &st);
 			perf_send(epd, &st, sizeof(st));
 		} else {

@@ -54,6 +54,8 @@ run scif_bw -t writeto -b -s 64K -i 64 --verify
 run scif_bw -t send -s 1M -i 16 --verify
 run scif_bw -t send -s 17 -i 200 -b --verify
 run scif_lat -t send -s 8 -i 100
+run scif_lat -t send -s 8 -i 100 --clock mono
+case "$(uname -m)" in x86_64 | aarch64) run scif_lat -t send -s 8 -i 100 --clock cycles ;; esac
 run scif_lat -t signal -s 4096 -i 50
 echo "perf_smoke: node $me: $fails failed"
 [ $fails -eq 0 ]
