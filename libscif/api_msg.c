@@ -21,7 +21,7 @@
  * peer's receive ring when scif_send returns): wait until the transport
  * says the peer holds them.  If the connection goes meanwhile, only what
  * is known to have arrived counts. */
-static int send_deliver(struct scif_ep *ep, int done)
+static SCIF_HOT int send_deliver(struct scif_ep *ep, int done)
 {
 	int pending;
 
@@ -35,7 +35,8 @@ static int send_deliver(struct scif_ep *ep, int done)
 
 /* Both directions of the byte stream: the loop is the same, only the
  * provider call, the lock and what a vanished peer means differ. */
-static int msg_xfer(scif_epd_t epd, void *msg, int len, int flags, bool send)
+static SCIF_HOT int msg_xfer(scif_epd_t epd, void *msg, int len, int flags,
+			     bool send)
 {
 	pthread_mutex_t *dir_lock;
 	struct scif_ep *ep;
@@ -123,12 +124,14 @@ out:
 	return scif__ret(ret);
 }
 
-SCIF_EXPORT int scif_send(scif_epd_t epd, void *msg, int len, int flags)
+SCIF_HOT SCIF_EXPORT int scif_send(scif_epd_t epd, void *msg, int len,
+				   int flags)
 {
 	return msg_xfer(epd, msg, len, flags, true);
 }
 
-SCIF_EXPORT int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
+SCIF_HOT SCIF_EXPORT int scif_recv(scif_epd_t epd, void *msg, int len,
+				   int flags)
 {
 	return msg_xfer(epd, msg, len, flags, false);
 }

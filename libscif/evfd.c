@@ -53,7 +53,7 @@ void scif__evfd_close(struct scif_evfd *ev)
 
 /* A stream socket's recv takes everything queued up to the buffer's size,
  * so a short read means empty: one system call for the usual one token. */
-static void drain(int fd)
+static SCIF_HOT void drain(int fd)
 {
 	char buf[4096];
 
@@ -61,7 +61,7 @@ static void drain(int fd)
 		;
 }
 
-void scif__evfd_set(struct scif_evfd *ev, short mask)
+SCIF_HOT void scif__evfd_set(struct scif_evfd *ev, short mask)
 {
 	bool in = mask & POLLIN, out = mask & POLLOUT, hup = mask & POLLHUP;
 	static const char junk[4096];

@@ -14,6 +14,8 @@
 #ifndef SCIF_EVFD_H
 #define SCIF_EVFD_H
 
+#include "hot.h"
+
 #include <stdbool.h>
 
 struct scif_evfd {

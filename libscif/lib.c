@@ -58,7 +58,7 @@ int scif__provider_add(const struct scif_provider_ops *ops)
 }
 
 
-long long scif__now_ms(void)
+SCIF_HOT long long scif__now_ms(void)
 {
 	struct timespec ts;
 
@@ -66,7 +66,7 @@ long long scif__now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-long long scif__now_coarse_ms(void)
+SCIF_HOT long long scif__now_coarse_ms(void)
 {
 	struct timespec ts;
 
@@ -666,7 +666,7 @@ struct scif_lib *scif__lib_if_up(void)
 	return __atomic_load_n(&the_lib, __ATOMIC_ACQUIRE);
 }
 
-struct scif_lib *scif__lib(void)
+SCIF_HOT struct scif_lib *scif__lib(void)
 {
 	struct scif_lib *lib = __atomic_load_n(&the_lib, __ATOMIC_ACQUIRE);
 	int err;
@@ -729,7 +729,7 @@ const struct scif_node *scif__self(struct scif_lib *lib)
 	return scif__nodemap_find(&lib->map, lib->self);
 }
 
-struct scif_progress *scif__lib_progress(struct scif_lib *lib)
+SCIF_HOT struct scif_progress *scif__lib_progress(struct scif_lib *lib)
 {
 	return &lib->progress;
 }
@@ -862,12 +862,12 @@ struct scif_ep *scif__ep_new(struct scif_lib *lib, int *err)
 	return ep;
 }
 
-void scif__ep_get(struct scif_ep *ep)
+SCIF_HOT void scif__ep_get(struct scif_ep *ep)
 {
 	__atomic_add_fetch(&ep->refs, 1, __ATOMIC_RELAXED);
 }
 
-void scif__ep_put(struct scif_ep *ep)
+SCIF_HOT void scif__ep_put(struct scif_ep *ep)
 {
 	if (__atomic_sub_fetch(&ep->refs, 1, __ATOMIC_ACQ_REL))
 		return;
@@ -919,7 +919,7 @@ void scif__ep_unpublish(struct scif_ep *ep)
 	pthread_mutex_unlock(&lib->table_lock);
 }
 
-int scif__ep_lookup(int fd, struct scif_ep **out)
+SCIF_HOT int scif__ep_lookup(int fd, struct scif_ep **out)
 {
 	struct scif_lib *lib = scif__lib();
 	struct scif_ep *ep = NULL;
@@ -944,24 +944,24 @@ int scif__ep_lookup(int fd, struct scif_ep **out)
 	return 0;
 }
 
-void scif__ep_lock(struct scif_ep *ep)
+SCIF_HOT void scif__ep_lock(struct scif_ep *ep)
 {
 	pthread_mutex_lock(&ep->lock);
 }
 
-void scif__ep_unlock(struct scif_ep *ep)
+SCIF_HOT void scif__ep_unlock(struct scif_ep *ep)
 {
 	if (ep->lead_fd >= 0) /* the leader's call ends: serve it again */
 		scif__ep_unlead(ep);
 	pthread_mutex_unlock(&ep->lock);
 }
 
-bool scif__ep_spinning(struct scif_ep *ep)
+SCIF_HOT bool scif__ep_spinning(struct scif_ep *ep)
 {
 	return ep->spinning;
 }
 
-void *scif__ep_prov_data(struct scif_ep *ep)
+SCIF_HOT void *scif__ep_prov_data(struct scif_ep *ep)
 {
 	return ep->prov_data;
 }
@@ -990,7 +990,7 @@ int scif__ep_bind_provider(struct scif_ep *ep, struct scif_prov_inst *pi)
 	return ret;
 }
 
-short scif__ep_events(struct scif_ep *ep)
+SCIF_HOT short scif__ep_events(struct scif_ep *ep)
 {
 	const struct scif_provider_ops *ops = ep->ops;
 	short ev = 0;
@@ -1028,7 +1028,7 @@ short scif__ep_events(struct scif_ep *ep)
 	return ev;
 }
 
-void scif__ep_wake(struct scif_ep *ep)
+SCIF_HOT void scif__ep_wake(struct scif_ep *ep)
 {
 	ep->wake_gen++;
 	pthread_cond_broadcast(&ep->cond);

@@ -495,7 +495,7 @@ void scif__mmap_conn_gone(struct scif_ep *ep)
 	pthread_mutex_unlock(&lib->maps_lock);
 }
 
-bool scif__mmap_holds(struct scif_ep *ep, const void *addr, size_t len)
+SCIF_HOT bool scif__mmap_holds(struct scif_ep *ep, const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr;
 	struct scif_map *m;

@@ -4,6 +4,7 @@
  * timers, whose earliest deadline bounds each epoll_wait.
  */
 #include "progress.h"
+#include "hot.h"
 #include "log.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool scif__progress_is_self(struct scif_progress *pg)
+SCIF_HOT bool scif__progress_is_self(struct scif_progress *pg)
 {
 	return pg->running && pthread_equal(pthread_self(), pg->thread);
 }

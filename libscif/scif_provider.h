@@ -25,6 +25,8 @@
 #ifndef SCIF_PROVIDER_H
 #define SCIF_PROVIDER_H
 
+#include "hot.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static inline void cpu_relax(void)
+static SCIF_HOT inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
@@ -39,7 +39,7 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static long long now_ns(void)
+static SCIF_HOT long long now_ns(void)
 {
 	struct timespec ts;
 
@@ -62,7 +62,7 @@ static long long now_ns(void)
 #define SPIN_CHECK 32
 #define SPIN_CHECK_MAX 256
 
-static bool ep_spin(struct scif_ep *ep, long long spin_us,
+static SCIF_HOT bool ep_spin(struct scif_ep *ep, long long spin_us,
 		    long long deadline_ms, bool defer)
 {
 	long long end = -1;
@@ -106,14 +106,14 @@ static bool ep_spin(struct scif_ep *ep, long long spin_us,
 	return hit;
 }
 
-static bool lead_mine(const struct scif_ep *ep)
+static SCIF_HOT bool lead_mine(const struct scif_ep *ep)
 {
 	return ep->lead_fd >= 0 && pthread_equal(ep->lead_tid, pthread_self());
 }
 
 /* [ep locked] The lead descriptor if the calling thread leads or may now
  * lead, else -1 (another thread leads, or the provider has none). */
-static int lead_begin(struct scif_ep *ep)
+static SCIF_HOT int lead_begin(struct scif_ep *ep)
 {
 	int fd;
 
@@ -141,7 +141,7 @@ static int lead_begin(struct scif_ep *ep)
 }
 
 /* [ep locked] */
-static void lead_end(struct scif_ep *ep)
+static SCIF_HOT void lead_end(struct scif_ep *ep)
 {
 	ep->lead_ops->ep_unlead(ep);
 	ep->lead_fd = -1;
@@ -149,14 +149,14 @@ static void lead_end(struct scif_ep *ep)
 	pthread_cond_broadcast(&ep->cond); /* a follower may take over */
 }
 
-void scif__ep_lead_kick(struct scif_ep *ep)
+SCIF_HOT void scif__ep_lead_kick(struct scif_ep *ep)
 {
 	if (ep->lead_polling && !pthread_equal(ep->lead_tid, pthread_self()) &&
 	    eventfd_write(ep->lead_efd, 1))
 		scif_err("eventfd_write: %m");
 }
 
-void scif__ep_unlead(struct scif_ep *ep)
+SCIF_HOT void scif__ep_unlead(struct scif_ep *ep)
 {
 	if (lead_mine(ep))
 		lead_end(ep);
@@ -176,7 +176,7 @@ void scif__ep_lead_revoke(struct scif_ep *ep)
  * and the wake-up eventfd; run the provider's progress when the descriptor
  * fires.  Returns 0, or -ETIMEDOUT when deadline_ms passed.
  */
-static int lead_wait(struct scif_ep *ep, int fd, long long deadline_ms,
+static SCIF_HOT int lead_wait(struct scif_ep *ep, int fd, long long deadline_ms,
 		     bool defer)
 {
 	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
@@ -216,7 +216,8 @@ static int lead_wait(struct scif_ep *ep, int fd, long long deadline_ms,
 	return n ? 0 : -ETIMEDOUT;
 }
 
-static int ep_wait(struct scif_ep *ep, long long deadline_ms, bool defer)
+static SCIF_HOT int ep_wait(struct scif_ep *ep, long long deadline_ms,
+			    bool defer)
 {
 	struct timespec ts;
 	long long spin = ep->lib->spin_set ? (long long)ep->lib->spin_us :
@@ -248,7 +249,7 @@ static int ep_wait(struct scif_ep *ep, long long deadline_ms, bool defer)
 		       0;
 }
 
-int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)
+SCIF_HOT int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)
 {
 	int ret = ep_wait(ep, deadline_ms, false);
 
@@ -257,7 +258,7 @@ int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)
 	return ret;
 }
 
-int scif__ep_wait_io(struct scif_ep *ep)
+SCIF_HOT int scif__ep_wait_io(struct scif_ep *ep)
 {
 	return ep_wait(ep, -1, true);
 }

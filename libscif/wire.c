@@ -5,29 +5,29 @@
 #include <errno.h>
 #include <string.h>
 
-static void put16(uint8_t *p, uint16_t v)
+static SCIF_HOT void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;
 	p[1] = (uint8_t)(v >> 8);
 }
 
-static void put32(uint8_t *p, uint32_t v)
+static SCIF_HOT void put32(uint8_t *p, uint32_t v)
 {
 	put16(p, (uint16_t)v);
 	put16(p + 2, (uint16_t)(v >> 16));
 }
 
-static uint16_t get16(const uint8_t *p)
+static SCIF_HOT uint16_t get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
-static uint32_t get32(const uint8_t *p)
+static SCIF_HOT uint32_t get32(const uint8_t *p)
 {
 	return get16(p) | (uint32_t)get16(p + 2) << 16;
 }
 
-void scif__wire_encode(void *buf, const struct scif_wire_hdr *h)
+SCIF_HOT void scif__wire_encode(void *buf, const struct scif_wire_hdr *h)
 {
 	uint8_t *p = buf;
 
@@ -39,7 +39,8 @@ void scif__wire_encode(void *buf, const struct scif_wire_hdr *h)
 	put16(p + 10, 0);
 }
 
-int scif__wire_decode(const void *buf, size_t total, struct scif_wire_hdr *h)
+SCIF_HOT int scif__wire_decode(const void *buf, size_t total,
+			       struct scif_wire_hdr *h)
 {
 	const uint8_t *p = buf;
 
@@ -57,8 +58,9 @@ int scif__wire_decode(const void *buf, size_t total, struct scif_wire_hdr *h)
 	return 0;
 }
 
-int scif__wire_dispatch(const struct scif_wire_handler *table, size_t ntable,
-			void *ctx, const void *buf, size_t total)
+SCIF_HOT int scif__wire_dispatch(const struct scif_wire_handler *table,
+				 size_t ntable, void *ctx, const void *buf,
+				 size_t total)
 {
 	struct scif_wire_hdr h;
 	const struct scif_wire_handler *e;

@@ -20,6 +20,8 @@
 #ifndef SCIF_WIRE_H
 #define SCIF_WIRE_H
 
+#include "hot.h"
+
 #include <stddef.h>
 #include <stdint.h>
 

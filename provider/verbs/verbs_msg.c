@@ -32,7 +32,7 @@ static void *ring_alloc(size_t len)
 	return p;
 }
 
-static int post_recv(struct verbs_conn *c, uint32_t idx)
+static SCIF_HOT int post_recv(struct verbs_conn *c, uint32_t idx)
 {
 	struct ibv_sge sge = {
 		.addr = (uintptr_t)(c->rbuf + (size_t)idx * c->rsize),
@@ -156,8 +156,8 @@ int verbs_conn_setup(struct verbs_conn *c)
 }
 
 /* [ep locked] Post one message; the caller checked credits and buffers. */
-static int post_msg(struct verbs_conn *c, uint8_t type, const void *data,
-		    uint32_t len)
+static SCIF_HOT int post_msg(struct verbs_conn *c, uint8_t type,
+			     const void *data, uint32_t len)
 {
 	uint32_t idx = c->sfree[--c->nsfree];
 	char *buf = c->sbuf + (size_t)idx * c->ssize;
@@ -204,14 +204,14 @@ static int post_msg(struct verbs_conn *c, uint8_t type, const void *data,
 	return 0;
 }
 
-static bool can_talk(struct verbs_conn *c)
+static SCIF_HOT bool can_talk(struct verbs_conn *c)
 {
 	return !c->dead && c->established && c->nsfree;
 }
 
 /* [ep locked] Send queued control messages while credits allow, keeping
  * the last control credit for a CREDIT message.  Returns how many went. */
-static int flush_outbox(struct verbs_conn *c)
+static SCIF_HOT int flush_outbox(struct verbs_conn *c)
 {
 	int sent = 0;
 
@@ -230,7 +230,7 @@ static int flush_outbox(struct verbs_conn *c)
 }
 
 /* [ep locked] Return credits when half of either pool waits. */
-static void maybe_send_credit(struct verbs_conn *c)
+static SCIF_HOT void maybe_send_credit(struct verbs_conn *c)
 {
 	if (!can_talk(c) || !c->ccredits)
 		return;
@@ -272,7 +272,8 @@ int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 	return 0;
 }
 
-static int rx_data(void *ctx, const struct scif_wire_hdr *h, const void *p)
+static SCIF_HOT int rx_data(void *ctx, const struct scif_wire_hdr *h,
+			    const void *p)
 {
 	struct verbs_conn *c = ctx;
 	uint32_t idx = (uint32_t)(((const char *)p - SCIF_WIRE_HDR_LEN -
@@ -343,7 +344,7 @@ void verbs_rx_table_init(struct verbs_conn *c)
  * the peer broke the protocol (logged).  Needs no device: the fuzz target
  * test/fuzz/fuzz_verbs.c calls it.
  */
-int verbs_rx_parse(struct verbs_conn *c, uint32_t idx, uint32_t bytes,
+SCIF_HOT int verbs_rx_parse(struct verbs_conn *c, uint32_t idx, uint32_t bytes,
 		   uint8_t *type)
 {
 	const char *buf = c->rbuf + (size_t)idx * c->rsize;
@@ -376,7 +377,8 @@ int verbs_rx_parse(struct verbs_conn *c, uint32_t idx, uint32_t bytes,
 	return kept == 1;
 }
 
-static void rx_message(struct verbs_conn *c, uint32_t idx, uint32_t bytes)
+static SCIF_HOT void rx_message(struct verbs_conn *c, uint32_t idx,
+				uint32_t bytes)
 {
 	uint8_t type = 0;
 	int kept;
@@ -427,7 +429,7 @@ static void conn_error(struct verbs_conn *c, struct ibv_wc *wc)
  */
 /* [ep locked] The peer's adapter has a stream message: a sender waiting
  * for its bytes to be delivered cares when none is left unacknowledged. */
-static bool data_acked(struct verbs_conn *c, uint64_t len)
+static SCIF_HOT bool data_acked(struct verbs_conn *c, uint64_t len)
 {
 	c->unacked -= len < c->unacked ? len : c->unacked;
 	if (c->unacked || !c->delivery_wait)
@@ -436,13 +438,16 @@ static bool data_acked(struct verbs_conn *c, uint64_t len)
 	return true;
 }
 
-bool verbs_cq_drain(struct verbs_conn *c)
+SCIF_HOT bool verbs_cq_drain(struct verbs_conn *c)
 {
 	struct ibv_wc wc[CQ_BATCH];
 	bool wake = false, alive = false;
 	int n, i;
 
-	while ((n = ibv_poll_cq(c->cq, CQ_BATCH, wc)) > 0) {
+	/* a short batch emptied the CQ: what completes later is the next
+	 * look's, or raises the armed channel's event */
+	for (n = CQ_BATCH; n == CQ_BATCH;) {
+		n = ibv_poll_cq(c->cq, CQ_BATCH, wc);
 		for (i = 0; i < n; i++) {
 			uint64_t id = wc[i].wr_id;
 
@@ -483,7 +488,7 @@ bool verbs_cq_drain(struct verbs_conn *c)
 /* [ep locked] Drain the CQ, then send what waits and return credits; wake
  * the endpoint's waiters when something they may care about happened.
  * Returns whether it did. */
-static bool conn_progress(struct verbs_conn *c)
+static SCIF_HOT bool conn_progress(struct verbs_conn *c)
 {
 	bool wake = verbs_cq_drain(c);
 
@@ -500,7 +505,7 @@ static bool conn_progress(struct verbs_conn *c)
 
 /* [ep locked] Take the channel's event, if any, and re-arm: the CQ is
  * drained after this, so nothing completes unnoticed. */
-static void cq_event_take(struct verbs_conn *c)
+static SCIF_HOT void cq_event_take(struct verbs_conn *c)
 {
 	struct ibv_cq *cq;
 	void *ctx;
@@ -521,7 +526,7 @@ void verbs_cq_event(void *arg)
 	scif__ep_unlock(c->ep);
 }
 
-static struct verbs_conn *ep_conn(struct scif_ep *ep)
+static SCIF_HOT struct verbs_conn *ep_conn(struct scif_ep *ep)
 {
 	struct verbs_ep *ve = scif__ep_prov_data(ep);
 
@@ -529,7 +534,7 @@ static struct verbs_conn *ep_conn(struct scif_ep *ep)
 }
 
 /* [ep locked] The progress thread watches the channel again. */
-static void unmute(struct verbs_conn *c)
+static SCIF_HOT void unmute(struct verbs_conn *c)
 {
 	if (c->muted && !c->leading && c->cc_handle >= 0)
 		scif__progress_set_events(scif__lib_progress(c->vp->lib),
@@ -576,7 +581,7 @@ static void mute_tick(void *arg)
  * caller, a 1-vCPU VM under ASan), and its re-arm went to handle -1 and
  * was lost; the channel then stayed muted for good (cluster_fence_1n: a
  * fence signal the completion path stores never came). */
-static bool mute_arm(struct verbs_conn *c)
+static SCIF_HOT bool mute_arm(struct verbs_conn *c)
 {
 	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
 
@@ -609,7 +614,7 @@ static bool mute_arm(struct verbs_conn *c)
  * lead mutes anyway, scif_poll before poll(2)) must not mute: nothing
  * would then serve what arrives until the timer.
  */
-static void mute(struct verbs_conn *c)
+static SCIF_HOT void mute(struct verbs_conn *c)
 {
 	if (!c->established || c->closing || c->dead || c->cc_handle < 0 ||
 	    scif__progress_unwatch(scif__lib_progress(c->vp->lib),
@@ -626,7 +631,7 @@ static void mute(struct verbs_conn *c)
  * (only the channel's reader re-arms it, after taking one): what we drain
  * here may still raise one event, which then finds the CQ empty.
  */
-int verbs_ep_progress(struct scif_ep *ep)
+SCIF_HOT int verbs_ep_progress(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
@@ -647,7 +652,7 @@ bool verbs_conn_poll(struct verbs_conn *c)
 
 /* [ep locked] The caller stops polling: muted or not, the channel stays so
  * (see mute()); the next look starts a new count. */
-int verbs_ep_idle(struct scif_ep *ep)
+SCIF_HOT int verbs_ep_idle(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
@@ -658,7 +663,7 @@ int verbs_ep_idle(struct scif_ep *ep)
 
 /* [ep locked] scif_poll is about to sleep on the endpoint's descriptor:
  * the progress thread must serve the channel for it to become readable. */
-void verbs_ep_park(struct scif_ep *ep)
+SCIF_HOT void verbs_ep_park(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
@@ -672,7 +677,7 @@ void verbs_ep_park(struct scif_ep *ep)
  * watching it meanwhile (the channel's fd is non-blocking: whichever of the
  * two takes an event, the other finds none).
  */
-int verbs_ep_lead(struct scif_ep *ep)
+SCIF_HOT int verbs_ep_lead(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
@@ -686,7 +691,7 @@ int verbs_ep_lead(struct scif_ep *ep)
 	return c->cc->fd;
 }
 
-int verbs_ep_lead_event(struct scif_ep *ep)
+SCIF_HOT int verbs_ep_lead_event(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
@@ -708,7 +713,7 @@ int verbs_ep_lead_event(struct scif_ep *ep)
  * for the next call (its leader finds the channel's event), for scif_poll
  * or scif_fence_signal (ep_park), or at most about two periods.
  */
-void verbs_ep_unlead(struct scif_ep *ep)
+SCIF_HOT void verbs_ep_unlead(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
@@ -748,7 +753,7 @@ void verbs_conn_flush(struct verbs_conn *c, int timeout_ms)
 			  c->sdepth - c->nsfree, c->rma_inflight);
 }
 
-ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len)
+SCIF_HOT ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len)
 {
 	struct verbs_conn *c = ep_conn(ep);
 	size_t sent = 0;
@@ -771,7 +776,7 @@ ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len)
 	return (ssize_t)sent;
 }
 
-ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len)
+SCIF_HOT ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len)
 {
 	struct verbs_conn *c = ep_conn(ep);
 	size_t got = 0;
@@ -801,7 +806,7 @@ ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
-int verbs_recv_ready(struct scif_ep *ep)
+SCIF_HOT int verbs_recv_ready(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
@@ -811,7 +816,7 @@ int verbs_recv_ready(struct scif_ep *ep)
 /* [ep locked] Stream bytes the peer's adapter has not acknowledged: an RC
  * SEND completes once the data is in the peer's receive buffer, so a
  * scif_send that waits for this is delivered. */
-int verbs_send_pending(struct scif_ep *ep)
+SCIF_HOT int verbs_send_pending(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
@@ -821,7 +826,7 @@ int verbs_send_pending(struct scif_ep *ep)
 	return c->unacked > INT32_MAX ? INT32_MAX : (int)c->unacked;
 }
 
-int verbs_send_ready(struct scif_ep *ep)
+SCIF_HOT int verbs_send_ready(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
