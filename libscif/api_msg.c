@@ -108,7 +108,7 @@ static SCIF_HOT int msg_xfer(scif_epd_t epd, void *msg, int len, int flags,
 	}
 	if (send && done)
 		done = send_deliver(ep, done);
-	scif__ep_wake(ep);
+	scif__ep_wake_end(ep, send);
 	scif__ep_unlock(ep);
 	pthread_mutex_unlock(dir_lock);
 	if (bounce && !send && done > 0)

@@ -130,6 +130,11 @@ static void stub_ep_park(struct scif_ep *ep)
 {
 	(void)ep;
 }
+static bool stub_ep_late(struct scif_ep *ep)
+{
+	(void)ep;
+	return false;
+}
 static int stub_send_pending(struct scif_ep *ep)
 {
 	(void)ep;
@@ -223,6 +228,7 @@ static void fill_stubs(struct scif_provider_ops *o)
 	FILL(ep_progress, stub_ep_progress);
 	FILL(ep_idle, stub_ep_idle);
 	FILL(ep_park, stub_ep_park);
+	FILL(ep_late, stub_ep_late);
 	FILL(send_pending, stub_send_pending);
 	FILL(ep_lead, stub_ep_lead);
 	FILL(ep_lead_event, stub_ep_progress);
@@ -297,6 +303,7 @@ const struct scif_provider_ops scif__null_ops = {
 	.ep_progress = stub_ep_progress,
 	.ep_idle = stub_ep_idle,
 	.ep_park = stub_ep_park,
+	.ep_late = stub_ep_late,
 	.send_pending = stub_send_pending,
 	.ep_lead = stub_ep_lead,
 	.ep_lead_event = stub_ep_progress,
@@ -988,58 +995,6 @@ int scif__ep_bind_provider(struct scif_ep *ep, struct scif_prov_inst *pi)
 		ep->ops = &scif__null_ops;
 	}
 	return ret;
-}
-
-SCIF_HOT short scif__ep_events(struct scif_ep *ep)
-{
-	const struct scif_provider_ops *ops = ep->ops;
-	short ev = 0;
-
-	if (ep->nonblock_connect) {
-		/* An asynchronous connect reports completion as POLLOUT. */
-		if (ep->state != SCIF_EP_CONNECTING)
-			ev |= POLLOUT;
-		if (ep->state == SCIF_EP_DISCONNECTED)
-			ev |= POLLHUP;
-		return ev;
-	}
-	switch (ep->state) {
-	case SCIF_EP_LISTENING:
-		if (ep->npending)
-			ev |= POLLIN;
-		break;
-	case SCIF_EP_CONNECTED:
-		if (ops->recv_ready(ep))
-			ev |= POLLIN;
-		if (ops->send_ready(ep))
-			ev |= POLLOUT;
-		break;
-	case SCIF_EP_DISCONNECTED:
-		ev |= POLLHUP;
-		if (scif__ep_lost(ep) == -ENODEV) /* the peer's node is lost */
-			ev |= POLLERR;
-		if (ops->recv_ready(ep))
-			ev |= POLLIN;
-		break;
-	default:
-		ev |= POLLERR; /* as the kernel driver: no I/O in this state */
-		break;
-	}
-	return ev;
-}
-
-SCIF_HOT void scif__ep_wake(struct scif_ep *ep)
-{
-	ep->wake_gen++;
-	pthread_cond_broadcast(&ep->cond);
-	scif__ep_lead_kick(ep);
-	if (ep->ev_defer) {
-		ep->ev_dirty = true;
-		return;
-	}
-	ep->ev_dirty = false;
-	if (ep->state != SCIF_EP_CLOSING)
-		scif__evfd_set(&ep->ev, scif__ep_events(ep));
 }
 
 /* Internal (tests, diagnostics): the provider an endpoint is bound to. */

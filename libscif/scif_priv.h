@@ -184,6 +184,9 @@ struct scif_ep {
 	 * descriptor's readiness is brought up to date when it returns, not
 	 * for every change in between (each costs system calls). */
 	bool ev_defer, ev_dirty;
+	/* ev_dirty is a rise of POLLIN a send left to the provider's timer
+	 * (ready.c); read without the lock by that timer. */
+	bool ev_late;
 	/* A thread spins on the endpoint (SCIF_SPIN_US, wait.c): its
 	 * ep_progress calls are a poll loop, not one look before a sleep. */
 	bool spinning;
@@ -401,6 +404,8 @@ int scif__ep_wait(struct scif_ep *ep, long long deadline_ms);
 /* [ep locked] scif__ep_wait for a send or recv that ends with
  * scif__ep_wake(): readiness changes seen while spinning are left to it. */
 int scif__ep_wait_io(struct scif_ep *ep);
+/* [ep locked] The end of a send (send true) or recv call (ready.c). */
+void scif__ep_wake_end(struct scif_ep *ep, bool send);
 /* [ep locked] wait.c: wake a leader sleeping in poll (scif__ep_wake), end
  * the calling thread's lead (scif__ep_unlock), end whichever thread's lead
  * (before the provider's ep_close: the leader may poll a descriptor that

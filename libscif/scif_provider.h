@@ -308,8 +308,9 @@ struct scif_provider_ops {
 	 * the progress thread from serving it until ep_unlead; -EOPNOTSUPP
 	 * (the default) when there is none, and the thread sleeps on the
 	 * endpoint's condition.  ep_lead_event runs when the descriptor polled
-	 * readable: consume the notification and progress as ep_progress
-	 * does; > 0 if something happened.  The core ends the lead before the
+	 * readable: progress as ep_progress does; > 0 if something happened.
+	 * It may leave the notification for ep_idle, which comes before every
+	 * sleep and must then consume it (verbs: the answer goes out first).  The core ends the lead before the
 	 * lock leaves the leading thread for good and before ep_close.
 	 * [ep locked] */
 	int (*ep_lead)(struct scif_ep *ep);
@@ -356,6 +357,16 @@ struct scif_provider_ops {
 	 * mute period ends, which may be tens of ms away.  [ep locked]
 	 * Default: nothing. */
 	void (*ep_park)(struct scif_ep *ep);
+
+	/* Whether the provider will call scif__ep_raise_late(ep) within the
+	 * delay its muted wake-ups already allow (docs/progress.md: what
+	 * arrives while a caller polls waits up to about two mute periods).
+	 * A send that drained the peer's answer while it waited for its own
+	 * delivery then leaves raising POLLIN on the descriptor to that call:
+	 * the application's recv takes the answer first, and the descriptor
+	 * is spared a set and a clear, two system calls per round trip.
+	 * [ep locked] Default: false, the send raises it. */
+	bool (*ep_late)(struct scif_ep *ep);
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */
@@ -383,6 +394,11 @@ void scif__ep_get(struct scif_ep *ep);
 void scif__ep_put(struct scif_ep *ep);
 /* [ep locked] Readiness or data changed: wake waiters, update the fd. */
 void scif__ep_wake(struct scif_ep *ep);
+/* [ep locked] Bring the fd up to date if a send left it behind (ep_late);
+ * scif__ep_late_due is the lock-free hint that it did, for a timer that
+ * avoids the lock when there is nothing to do. */
+void scif__ep_raise_late(struct scif_ep *ep);
+bool scif__ep_late_due(const struct scif_ep *ep);
 /* [ep locked] Sleep until woken or deadline_ms (CLOCK_MONOTONIC ms, < 0:
  * none); -ETIMEDOUT when the time is up. */
 int scif__ep_wait(struct scif_ep *ep, long long deadline_ms);

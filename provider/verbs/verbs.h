@@ -157,6 +157,12 @@ struct verbs_conn {
 	 * mute_timer (armed: mute_armed) gives it back when the polling
 	 * stopped, mute_ms after its last look */
 	bool muted, leading, mute_armed;
+	/* A leader woken by the channel leaves its event unread and the CQ
+	 * unarmed until it is about to sleep again (cq_rearm): the answer is
+	 * posted first.  notify: the CQ is armed; ev_unread: the channel
+	 * holds an event nobody read (both hints: the reads are
+	 * non-blocking, a second look finds nothing). */
+	bool notify, ev_unread;
 	unsigned polls, pollgen, tick_seen, mute_ms;
 	int mute_timer;
 	struct ibv_cq *cq;
@@ -260,6 +266,7 @@ int verbs_ep_progress(struct scif_ep *ep);
 bool verbs_conn_poll(struct verbs_conn *c);
 int verbs_ep_idle(struct scif_ep *ep);
 void verbs_ep_park(struct scif_ep *ep);
+bool verbs_ep_late(struct scif_ep *ep);
 int verbs_ep_lead(struct scif_ep *ep);
 int verbs_ep_lead_event(struct scif_ep *ep);
 void verbs_ep_unlead(struct scif_ep *ep);

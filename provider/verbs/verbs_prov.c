@@ -309,6 +309,7 @@ const struct scif_provider_ops scif_verbs_ops = {
 	.ep_progress = verbs_ep_progress,
 	.ep_idle = verbs_ep_idle,
 	.ep_park = verbs_ep_park,
+	.ep_late = verbs_ep_late,
 	.ep_lead = verbs_ep_lead,
 	.ep_lead_event = verbs_ep_lead_event,
 	.ep_unlead = verbs_ep_unlead,

@@ -26,14 +26,23 @@
  *    server's application does not read for a while, and large ones: every
  *    blocking send returns (its delivery is the libraries' business, whether the sender
  *    sleeps or polls), every byte checked.
+ *  6 AWAY: request/response turns where the client waits for each answer
+ *    on its descriptor with poll(2), outside SCIF, after a blocking send;
+ *    the server answers at once (the answer may come while the send waits
+ *    for its delivery, which leaves POLLIN to the provider's timer) or
+ *    after a pause (what a blocking call left unarmed is armed again when
+ *    the connection goes back to the progress thread): the descriptor must
+ *    become readable within 10 s, and the answer be right.
  * A hang anywhere ends the test through alarm().
  */
 #include "tc.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 
-enum { BUSY = 1, MULTI, CLOSED, KILLED, ONEWAY };
+enum { BUSY = 1, MULTI, CLOSED, KILLED, ONEWAY, AWAY };
+#define AWAY_TURNS 16
 #define TURNS 20
 #define ONEWAY_MSGS 2000
 #define ONEWAY_BIG 24 /* then messages of BIG / 8 bytes */
@@ -264,6 +273,20 @@ static void serve_oneway(scif_epd_t epd)
 	tc_send_all(epd, m, 1);
 }
 
+static void serve_away(scif_epd_t epd)
+{
+	uint8_t m[8];
+	int i;
+
+	for (i = 0; i < AWAY_TURNS; i++) {
+		tc_recv_all(epd, m, sizeof(m));
+		if (i % 2)
+			usleep(100000); /* longer than two mute periods */
+		tc_send_all(epd, m, sizeof(m));
+	}
+	tc_recv_all(epd, m, 1);
+}
+
 struct conn {
 	scif_epd_t epd;
 	pthread_t t;
@@ -280,6 +303,7 @@ static void *serve_conn(void *arg)
 	case CLOSED: serve_closed(c->epd); break;
 	case KILLED: serve_killed(c->epd); break;
 	case ONEWAY: serve_oneway(c->epd); break;
+	case AWAY: serve_away(c->epd); break;
 	default: TC_FAIL("unknown kind %u", c->kind);
 	}
 	scif_close(c->epd);
@@ -289,13 +313,13 @@ static void *serve_conn(void *arg)
 static int server(uint16_t port)
 {
 	scif_epd_t lep = tc_listen(port, 16);
-	struct conn c[NMULTI + 4];
+	struct conn c[NMULTI + 5];
 	int n = 0, i;
 
 	do {
 		struct scif_portID peer;
 
-		TC_CHECK(n < NMULTI + 4, "more connections than expected");
+		TC_CHECK(n < NMULTI + 5, "more connections than expected");
 		TC_CHECK(scif_accept(lep, &peer, &c[n].epd, SCIF_ACCEPT_SYNC) ==
 				 0,
 			 "accept");
@@ -439,6 +463,31 @@ static void client_oneway(uint16_t node, uint16_t port)
 	scif_close(epd);
 }
 
+static void client_away(uint16_t node, uint16_t port)
+{
+	scif_epd_t epd = open_kind(node, port, AWAY);
+	struct pollfd p = { .fd = scif_get_fd(epd), .events = POLLIN };
+	uint8_t m[8], back[8];
+	int i, n;
+
+	for (i = 0; i < AWAY_TURNS; i++) {
+		tc_fill(m, sizeof(m), AWAY, (uint64_t)i * sizeof(m));
+		tc_send_all(epd, m, sizeof(m));
+		p.revents = 0;
+		n = poll(&p, 1, 10000);
+		TC_CHECK(n == 1 && (p.revents & POLLIN),
+			 "turn %d: the descriptor is not readable after 10 s "
+			 "(poll %d, revents %#x)", i, n, p.revents);
+		n = scif_recv(epd, back, sizeof(back), 0);
+		TC_CHECK(n > 0, "turn %d: readable, but recv returned %d", i, n);
+		if (n < (int)sizeof(back))
+			tc_recv_all(epd, back + n, sizeof(back) - (size_t)n);
+		TC_CHECK(!memcmp(m, back, sizeof(m)), "turn %d: wrong answer", i);
+	}
+	tc_send_all(epd, m, 1);
+	scif_close(epd);
+}
+
 static int client(uint16_t node, uint16_t port)
 {
 	scif_epd_t epd;
@@ -452,6 +501,8 @@ static int client(uint16_t node, uint16_t port)
 	printf("t_lead client: closed under blocked threads: ok\n");
 	client_oneway(node, port);
 	printf("t_lead client: sends the peer does not read yet: ok\n");
+	client_away(node, port);
+	printf("t_lead client: answers awaited with poll(2): ok\n");
 	epd = open_kind(node, port, KILLED);
 	tc_recv_all(epd, &c, 1);
 	usleep(300000); /* the server's threads are blocked now */

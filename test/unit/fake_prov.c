@@ -396,6 +396,7 @@ static void deliver(struct fpipe *p, struct fep *dst, struct item *it)
 	struct scif_wire_hdr h = { .type = it->type,
 				   .version = SCIF_WIRE_VERSION,
 				   .len = it->len };
+	bool quiet;
 
 	if (it->kind == IT_DATA) {
 		fk_lock();
@@ -404,8 +405,10 @@ static void deliver(struct fpipe *p, struct fep *dst, struct item *it)
 		else
 			p->rxh = it;
 		p->rxt = it;
+		quiet = fk.quiet;
 		fk_unlock();
-		scif__ep_wake(dst->ep);
+		if (!quiet)
+			scif__ep_wake(dst->ep);
 		return;
 	}
 	if (it->kind == IT_GONE) {
@@ -742,6 +745,17 @@ static int fk_ep_progress(struct scif_ep *ep)
 	return 0;
 }
 
+static bool fk_ep_late(struct scif_ep *ep)
+{
+	bool late;
+
+	(void)ep;
+	fk_lock();
+	late = fk.late;
+	fk_unlock();
+	return late;
+}
+
 static void fk_ep_park(struct scif_ep *ep)
 {
 	(void)ep;
@@ -840,6 +854,7 @@ const struct scif_provider_ops fake_ops = {
 	.query = fk_query,
 	.ep_progress = fk_ep_progress,
 	.ep_park = fk_ep_park,
+	.ep_late = fk_ep_late,
 	.mr_reg = fk_mr_reg,
 	.mr_dereg = fk_mr_dereg,
 	.mr_export = fk_mr_export,
@@ -917,4 +932,19 @@ void fk_window_put(scif_epd_t epd, const struct scif_mr *mr)
 	scif__ep_window_put(ep, mr);
 	scif__ep_unlock(ep);
 	scif__ep_put(ep);
+}
+
+int fk_raise_late(scif_epd_t epd)
+{
+	struct scif_ep *ep;
+	int ret = scif__ep_lookup(epd, &ep);
+
+	if (ret)
+		return ret;
+	scif__ep_lock(ep);
+	ret = scif__ep_late_due(ep);
+	scif__ep_raise_late(ep);
+	scif__ep_unlock(ep);
+	scif__ep_put(ep);
+	return ret;
 }

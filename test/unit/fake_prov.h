@@ -49,6 +49,8 @@ struct fk_state {
 			  * target's refusal); else it breaks, as a QP */
 	bool record;	 /* note where the next completed piece ended */
 	unsigned spin_us; /* the attribute, for endpoints connected from now on */
+	bool quiet; /* stream data arrives without a wake-up (a muted channel) */
+	bool late;  /* ep_late says yes: the test raises POLLIN itself */
 	char *first_rend;
 	/* counters */
 	long posted, done, outstanding, partial, imm_inlined, dropped;
@@ -71,5 +73,8 @@ bool fk_wait_outstanding(long n, int ms);
 int fk_window_get(scif_epd_t epd, uint64_t off, uint64_t len, int prot,
 		  const struct scif_mr **mr, uint64_t *mr_off);
 void fk_window_put(scif_epd_t epd, const struct scif_mr *mr);
+/* What the provider's timer does for ep_late: 1 if a send had left POLLIN
+ * to it (then raised), 0 if not, or -errno. */
+int fk_raise_late(scif_epd_t epd);
 
 #endif

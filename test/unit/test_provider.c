@@ -13,6 +13,7 @@
 #include "fake_prov.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,7 @@ static int teardown(void **state)
 	}
 	fk_lock();
 	fk.bad = fk.imm_early = fk.dereg_busy = fk.ctrl_err = 0;
+	fk.quiet = fk.late = false;
 	fk_unlock();
 	return 0;
 }
@@ -753,6 +755,70 @@ static void test_poll_parks(void **state)
 	ctx_close(c);
 }
 
+static bool fd_readable(scif_epd_t epd)
+{
+	struct pollfd p = { .fd = scif_get_fd(epd), .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/*
+ * The descriptor's POLLIN after a send that finds data to read (in a
+ * request/response loop, the answer drained while the send waited for its
+ * delivery): where the provider says it will raise it later (ep_late), the
+ * send leaves it, the provider's timer raises it (fk_raise_late), and a
+ * recv that takes the data first leaves nothing stale behind; where the
+ * provider does not, the send raises it.  Data arrives "quietly", as on a
+ * muted verbs channel: only a caller's look finds it.
+ */
+static void test_late_pollin(void **state)
+{
+	struct scif_pollepd p = { .events = POLLIN };
+	struct ctx *c = &cx;
+	int i, t;
+	char z;
+
+	(void)state;
+	ctx_open(c, 0);
+	p.epd = c->a;
+	for (i = 0; i < 3; i++) {
+		bool late = i > 0, raise = i == 1;
+
+		fk_lock();
+		fk.quiet = true;
+		fk.late = late;
+		fk_unlock();
+		assert_int_equal(scif_send(c->b, "y", 1, SCIF_SEND_BLOCK), 1);
+		/* scif_poll looks at the endpoint itself; the fd is not told */
+		for (t = 0; t < 10000 && scif_poll(&p, 1, 0) == 0; t++)
+			usleep(1000);
+		assert_true(p.revents & POLLIN);
+		assert_false(fd_readable(c->a));
+		assert_int_equal(scif_send(c->a, "x", 1, SCIF_SEND_BLOCK), 1);
+		if (!late) {
+			assert_true(fd_readable(c->a));
+		} else {
+			assert_false(fd_readable(c->a));
+			if (raise) {
+				assert_int_equal(fk_raise_late(c->a), 1);
+				assert_true(fd_readable(c->a));
+			}
+		}
+		assert_int_equal(scif_recv(c->a, &z, 1, SCIF_RECV_BLOCK), 1);
+		assert_int_equal(z, 'y');
+		assert_false(fd_readable(c->a));
+		assert_int_equal(fk_raise_late(c->a), 0); /* nothing left */
+		assert_false(fd_readable(c->a));
+		fk_lock();
+		fk.quiet = false;
+		fk.late = false;
+		fk_unlock();
+		assert_int_equal(scif_recv(c->b, &z, 1, SCIF_RECV_BLOCK), 1);
+		assert_int_equal(z, 'x');
+	}
+	ctx_close(c);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_teardown(fn, teardown)
@@ -768,6 +834,7 @@ int main(void)
 		T(test_window_get_put),
 		T(test_spin_attr),
 		T(test_poll_parks),
+		T(test_late_pollin),
 	};
 #undef T
 	char path[] = "/tmp/scif-fake-nodes-XXXXXX";
