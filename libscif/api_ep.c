@@ -163,7 +163,7 @@ static void ep_drop_provider(struct scif_ep *ep)
 	scif__ep_unlock(ep);
 	ops->ep_close(ep);
 	scif__ep_lock(ep);
-	ep->prov_data = NULL;
+	ep->head.prov_data = NULL;
 }
 
 /* [ep locked] The outcome of a connect that is no longer in progress. */

@@ -963,19 +963,12 @@ SCIF_HOT void scif__ep_unlock(struct scif_ep *ep)
 	pthread_mutex_unlock(&ep->lock);
 }
 
-SCIF_HOT bool scif__ep_spinning(struct scif_ep *ep)
-{
-	return ep->spinning;
-}
-
-SCIF_HOT void *scif__ep_prov_data(struct scif_ep *ep)
-{
-	return ep->prov_data;
-}
+_Static_assert(offsetof(struct scif_ep, head) == 0,
+	       "providers read the endpoint's head at its address");
 
 void scif__ep_set_prov_data(struct scif_ep *ep, void *data)
 {
-	ep->prov_data = data;
+	ep->head.prov_data = data;
 }
 
 uint16_t scif__ep_port(struct scif_ep *ep)

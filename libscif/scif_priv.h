@@ -173,6 +173,8 @@ struct scif_rma_inflight {
 };
 
 struct scif_ep {
+	/* What providers read inline (scif_provider.h): must come first. */
+	struct scif_ep_head head;
 	struct scif_lib *lib;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* any change: state, data, room, backlog */
@@ -187,9 +189,6 @@ struct scif_ep {
 	/* ev_dirty is a rise of POLLIN a send left to the provider's timer
 	 * (ready.c); read without the lock by that timer. */
 	bool ev_late;
-	/* A thread spins on the endpoint (SCIF_SPIN_US, wait.c): its
-	 * ep_progress calls are a poll loop, not one look before a sleep. */
-	bool spinning;
 	/* Leader wait (wait.c): the thread that polls the provider's lead
 	 * descriptor itself while it waits; lead_fd >= 0 while it leads.
 	 * Others waking it while it sleeps in poll write lead_efd. */
@@ -202,7 +201,6 @@ struct scif_ep {
 	 * connects or is accepted. */
 	const struct scif_provider_ops *ops;
 	struct scif_prov_inst *pi;
-	void *prov_data;
 
 	enum scif_ep_state state;
 	bool nonblock_connect; /* an O_NONBLOCK connect awaits collection */

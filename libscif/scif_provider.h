@@ -434,12 +434,32 @@ int scif__node_add(struct scif_lib *lib, uint16_t id);
 /* The node map's entry for id, or NULL. */
 const struct scif_node *scif__node_find(struct scif_lib *lib, uint16_t id);
 
-void *scif__ep_prov_data(struct scif_ep *ep);
+/*
+ * The part of an endpoint a provider reads inline: the first member of the
+ * core's endpoint.  A provider looks at it on every poll of a spinning
+ * caller, and a call into the core per look cost more than the look: under
+ * QEMU's TCG each call and return to another page is a lookup in a small
+ * per-CPU cache (docs/progress.md, "Code size under emulation").
+ */
+struct scif_ep_head {
+	void *prov_data; /* the provider's, set by scif__ep_set_prov_data */
+	/* [ep locked] A thread spins on the endpoint (SCIF_SPIN_US): its
+	 * ep_progress calls are a poll loop, which polls again at once, not
+	 * one look before a sleep (a blocking call, scif_poll). */
+	bool spinning;
+};
+
+static inline void *scif__ep_prov_data(struct scif_ep *ep)
+{
+	return ((struct scif_ep_head *)(void *)ep)->prov_data;
+}
+
+static inline bool scif__ep_spinning(struct scif_ep *ep)
+{
+	return ((struct scif_ep_head *)(void *)ep)->spinning;
+}
+
 void scif__ep_set_prov_data(struct scif_ep *ep, void *data);
-/* [ep locked] Whether ep_progress is being called by a spinning thread
- * (SCIF_SPIN_US), which polls again at once, rather than by one look before
- * a sleep (a blocking call, scif_poll). */
-bool scif__ep_spinning(struct scif_ep *ep);
 uint16_t scif__ep_port(struct scif_ep *ep);
 uint16_t scif__self_node(struct scif_lib *lib);
 const struct scif_node *scif__self(struct scif_lib *lib);

@@ -62,7 +62,7 @@ static SCIF_HOT bool ep_spin(struct scif_ep *ep, long long spin_us,
 	bool hit = false;
 
 	ep->ev_defer = defer;
-	ep->spinning = true;
+	ep->head.spinning = true;
 	for (;;) {
 		if (ep->ops->ep_progress(ep) > 0 || ep->wake_gen != gen) {
 			hit = true;
@@ -91,7 +91,7 @@ static SCIF_HOT bool ep_spin(struct scif_ep *ep, long long spin_us,
 		step = step * 2 > SPIN_CHECK_MAX ? SPIN_CHECK_MAX : step * 2;
 		next += step;
 	}
-	ep->spinning = false;
+	ep->head.spinning = false;
 	/* whatever the outcome: the provider's wake-ups are armed again */
 	if (ep->ops->ep_idle(ep) > 0)
 		hit = true;

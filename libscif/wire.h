@@ -22,6 +22,7 @@
 
 #include "hot.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,13 +71,66 @@ struct scif_wire_hdr {
 	uint16_t ccredits;
 };
 
-void scif__wire_encode(void *buf, const struct scif_wire_hdr *h);
+/* Encoding and decoding are inline: providers in plugins frame every
+ * message with them, and a call into the core per message costs more than
+ * the framing under emulation (docs/progress.md). */
+static inline void scif__wire_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void scif__wire_put32(uint8_t *p, uint32_t v)
+{
+	scif__wire_put16(p, (uint16_t)v);
+	scif__wire_put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static inline uint16_t scif__wire_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t scif__wire_get32(const uint8_t *p)
+{
+	return scif__wire_get16(p) | (uint32_t)scif__wire_get16(p + 2) << 16;
+}
+
+static inline void scif__wire_encode(void *buf, const struct scif_wire_hdr *h)
+{
+	uint8_t *p = buf;
+
+	p[0] = h->type;
+	p[1] = SCIF_WIRE_VERSION;
+	scif__wire_put16(p + 2, h->credits);
+	scif__wire_put32(p + 4, h->len);
+	scif__wire_put16(p + 8, h->ccredits);
+	scif__wire_put16(p + 10, 0);
+}
+
 /*
  * Decode and check the framing of a received message of `total` bytes
  * (header included).  Returns 0, or -EPROTO (too short, bad version, length
  * not matching).  Types and their payload bounds are checked by dispatch.
  */
-int scif__wire_decode(const void *buf, size_t total, struct scif_wire_hdr *h);
+static inline int scif__wire_decode(const void *buf, size_t total,
+				    struct scif_wire_hdr *h)
+{
+	const uint8_t *p = buf;
+
+	if (total < SCIF_WIRE_HDR_LEN)
+		return -EPROTO;
+	h->type = p[0];
+	h->version = p[1];
+	h->credits = scif__wire_get16(p + 2);
+	h->len = scif__wire_get32(p + 4);
+	h->ccredits = scif__wire_get16(p + 8);
+	if (h->version != SCIF_WIRE_VERSION)
+		return -EPROTO;
+	if ((size_t)h->len != total - SCIF_WIRE_HDR_LEN)
+		return -EPROTO;
+	return 0;
+}
 
 /* Dispatch: one handler per type, bounds-checked. */
 typedef int (*scif_wire_fn)(void *ctx, const struct scif_wire_hdr *h,

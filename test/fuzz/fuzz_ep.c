@@ -55,7 +55,7 @@ struct scif_ep *fz_ep_new(const struct scif_provider_ops *ops,
 	FZ_CHECK(ep);
 	scif__ep_lock(ep);
 	ep->ops = ops;
-	ep->prov_data = prov_data;
+	ep->head.prov_data = prov_data;
 	ep->bound = true;
 	ep->port.port = 1000;
 	ep->state = SCIF_EP_CONNECTING;
