@@ -178,6 +178,7 @@ struct scif_ep {
 	struct scif_lib *lib;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* any change: state, data, room, backlog */
+	unsigned cond_waiters; /* threads asleep on cond (wait.c) */
 	pthread_mutex_t send_lock, recv_lock; /* keep calls' bytes whole */
 	int refs;
 	struct scif_evfd ev;

@@ -143,7 +143,8 @@ static SCIF_HOT void lead_end(struct scif_ep *ep)
 	ep->lead_ops->ep_unlead(ep);
 	ep->lead_fd = -1;
 	ep->lead_ops = NULL;
-	pthread_cond_broadcast(&ep->cond); /* a follower may take over */
+	if (ep->cond_waiters) /* a follower may take over */
+		pthread_cond_broadcast(&ep->cond);
 }
 
 SCIF_HOT void scif__ep_lead_kick(struct scif_ep *ep)
@@ -219,7 +220,7 @@ static SCIF_HOT int ep_wait(struct scif_ep *ep, long long deadline_ms,
 	struct timespec ts;
 	long long spin = ep->lib->spin_set ? (long long)ep->lib->spin_us :
 					     (long long)ep->attr.spin_us;
-	int fd;
+	int fd, ret;
 
 	if (spin) {
 		if (ep_spin(ep, spin, deadline_ms, defer))
@@ -235,15 +236,17 @@ static SCIF_HOT int ep_wait(struct scif_ep *ep, long long deadline_ms,
 	/* the endpoint's fd must tell the truth while we sleep */
 	if (ep->ev_dirty)
 		scif__ep_wake(ep);
+	ep->cond_waiters++;
 	if (deadline_ms < 0) {
 		pthread_cond_wait(&ep->cond, &ep->lock);
+		ep->cond_waiters--;
 		return 0;
 	}
 	ts.tv_sec = deadline_ms / 1000;
 	ts.tv_nsec = (deadline_ms % 1000) * 1000000;
-	return pthread_cond_timedwait(&ep->cond, &ep->lock, &ts) == ETIMEDOUT ?
-		       -ETIMEDOUT :
-		       0;
+	ret = pthread_cond_timedwait(&ep->cond, &ep->lock, &ts);
+	ep->cond_waiters--;
+	return ret == ETIMEDOUT ? -ETIMEDOUT : 0;
 }
 
 SCIF_HOT int scif__ep_wait(struct scif_ep *ep, long long deadline_ms)

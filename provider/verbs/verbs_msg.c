@@ -368,6 +368,12 @@ SCIF_HOT int verbs_rx_parse(struct verbs_conn *c, uint32_t idx, uint32_t bytes,
 	c->credits += h.credits;
 	c->ccredits += h.ccredits;
 	*type = h.type;
+	/* the stream straight to its handler, within the table's bounds: the
+	 * call into the core's dispatch is for the rarer types */
+	if (h.type == SCIF_WIRE_DATA &&
+	    h.len >= c->rx_table[SCIF_WIRE_DATA].min_len &&
+	    h.len <= c->rx_table[SCIF_WIRE_DATA].max_len)
+		return rx_data(c, &h, buf + SCIF_WIRE_HDR_LEN) == 1;
 	kept = scif__wire_dispatch(c->rx_table, SCIF_WIRE_NTYPES, c, buf,
 				   bytes);
 	if (kept < 0) { /* logged by dispatch or the core's handler */
