@@ -66,14 +66,6 @@ SCIF_HOT long long scif__now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-SCIF_HOT long long scif__now_coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 uint32_t scif__env_u32(const char *name, uint32_t def, uint32_t lo,
 		       uint32_t hi)
 {
@@ -874,10 +866,10 @@ SCIF_HOT void scif__ep_get(struct scif_ep *ep)
 	__atomic_add_fetch(&ep->refs, 1, __ATOMIC_RELAXED);
 }
 
-SCIF_HOT void scif__ep_put(struct scif_ep *ep)
+/* The last reference went: out of line, so that scif__ep_put is small
+ * enough to inline on the per-message path. */
+static __attribute__((noinline, cold)) void ep_free(struct scif_ep *ep)
 {
-	if (__atomic_sub_fetch(&ep->refs, 1, __ATOMIC_ACQ_REL))
-		return;
 	scif__evfd_close(&ep->ev);
 	if (ep->lead_efd >= 0)
 		close(ep->lead_efd);
@@ -886,6 +878,12 @@ SCIF_HOT void scif__ep_put(struct scif_ep *ep)
 	pthread_mutex_destroy(&ep->recv_lock);
 	pthread_mutex_destroy(&ep->lock);
 	free(ep);
+}
+
+SCIF_HOT void scif__ep_put(struct scif_ep *ep)
+{
+	if (!__atomic_sub_fetch(&ep->refs, 1, __ATOMIC_ACQ_REL))
+		ep_free(ep);
 }
 
 int scif__ep_publish(struct scif_ep *ep)
@@ -926,6 +924,16 @@ void scif__ep_unpublish(struct scif_ep *ep)
 	pthread_mutex_unlock(&lib->table_lock);
 }
 
+/* No endpoint behind fd (out of line: see ep_free). */
+static __attribute__((noinline, cold)) int ep_lookup_miss(int fd)
+{
+	/* an open descriptor that is no endpoint: ENOTTY */
+	if (fcntl(fd, F_GETFD) < 0)
+		return -EBADF;
+	/* the parent's endpoint, in a forked child */
+	return ep_inherited(fd) ? -SCIF_EP_INHERITED_ERR : -ENOTTY;
+}
+
 SCIF_HOT int scif__ep_lookup(int fd, struct scif_ep **out)
 {
 	struct scif_lib *lib = scif__lib();
@@ -941,12 +949,8 @@ SCIF_HOT int scif__ep_lookup(int fd, struct scif_ep **out)
 			scif__ep_get(ep);
 		pthread_mutex_unlock(&lib->table_lock);
 	}
-	if (!ep) { /* an open descriptor that is no endpoint: ENOTTY */
-		if (fcntl(fd, F_GETFD) < 0)
-			return -EBADF;
-		/* the parent's endpoint, in a forked child */
-		return ep_inherited(fd) ? -SCIF_EP_INHERITED_ERR : -ENOTTY;
-	}
+	if (!ep)
+		return ep_lookup_miss(fd);
 	*out = ep;
 	return 0;
 }

@@ -476,10 +476,6 @@ int scif__lib_close_timeout_ms(struct scif_lib *lib);
 void scif__lib_heartbeat(struct scif_lib *lib, int *period_ms,
 			 int *timeout_ms);
 long long scif__now_ms(void);
-/* The same clock as of the last timer tick (a jiffy behind at most): never
- * a system call, where the clocksource makes CLOCK_MONOTONIC one (a TCG VM's
- * is, at 5 to 10 µs). */
-long long scif__now_coarse_ms(void);
 /* An environment setting in [lo, hi]; def when unset, empty or invalid
  * (logged).  strtoul base 0. */
 uint32_t scif__env_u32(const char *name, uint32_t def, uint32_t lo,

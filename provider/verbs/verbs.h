@@ -204,7 +204,8 @@ struct verbs_conn {
 	uint64_t max_piece;
 
 	/* heartbeat (verbs_hb.c) */
-	long long alive_ms; /* the last successful completion */
+	long long alive_ms; /* the last tick that found heard set */
+	bool heard; /* a successful completion since the last tick */
 	long long hb_sent_ms, hb_tick_ms; /* the probe posted, the last tick */
 	long long hb_check_ms; /* the second opinion asked */
 	int hb_timer;

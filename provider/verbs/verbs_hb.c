@@ -180,6 +180,13 @@ static void hb_tick(void *arg)
 	now = scif__now_ms();
 	hb_forgive(c, now);
 	c->hb_tick_ms = now;
+	/* dated by the tick that finds it (verbs_cq_drain reads no clock):
+	 * silence is then never overestimated, detection at most a tick
+	 * later */
+	if (c->heard) {
+		c->heard = false;
+		c->alive_ms = now;
+	}
 	quiet = now - c->alive_ms;
 	if (c->dead)
 		goto out;

@@ -487,8 +487,11 @@ SCIF_HOT bool verbs_cq_drain(struct verbs_conn *c)
 			}
 		}
 	}
-	if (alive) /* per completion: the heartbeat's seconds need no better */
-		c->alive_ms = scif__now_coarse_ms();
+	/* A sign of life for the heartbeat, which dates it at its next tick
+	 * (hb_ms / 2): a clock read per message cost 0.4 us of a spinning
+	 * 8-byte scif_lat's 13.6 in one VM (12 interleaved rounds). */
+	if (alive)
+		c->heard = true;
 	return wake;
 }
 
