@@ -5,8 +5,8 @@
  * The provider moves bytes without blocking; this file supplies the blocking
  * rules of the header: a blocking call moves all len bytes unless the
  * connection goes away (then the partial count), a non-blocking call moves
- * what fits now.  A per-direction lock keeps the bytes of concurrent calls on
- * one endpoint from interleaving.
+ * what fits now.  One call per direction at a time keeps the bytes of
+ * concurrent calls on one endpoint from interleaving (dir_take).
  */
 #include "scif_priv.h"
 #include "log.h"
@@ -33,12 +33,33 @@ static SCIF_HOT int send_deliver(struct scif_ep *ep, int done)
 	return done;
 }
 
+/* [ep locked] One call per direction moves bytes at a time.  A flag under
+ * the endpoint's lock rather than a mutex per direction: two calls into the
+ * C library less per message (docs/progress.md, "Code size under
+ * emulation").  The holder drops the lock while it waits; a second call
+ * sleeps on the endpoint's condition meanwhile. */
+static SCIF_HOT void dir_take(struct scif_ep *ep, bool send)
+{
+	while (ep->dir_busy[send]) {
+		ep->dir_waiters++;
+		pthread_cond_wait(&ep->cond, &ep->lock);
+		ep->dir_waiters--;
+	}
+	ep->dir_busy[send] = true;
+}
+
+static SCIF_HOT void dir_give(struct scif_ep *ep, bool send)
+{
+	ep->dir_busy[send] = false;
+	if (ep->dir_waiters)
+		pthread_cond_broadcast(&ep->cond);
+}
+
 /* Both directions of the byte stream: the loop is the same, only the
  * provider call, the lock and what a vanished peer means differ. */
 static SCIF_HOT int msg_xfer(scif_epd_t epd, void *msg, int len, int flags,
 			     bool send)
 {
-	pthread_mutex_t *dir_lock;
 	struct scif_ep *ep;
 	int ret = scif__ep_lookup(epd, &ep), done = 0;
 	bool polled = false;
@@ -52,7 +73,9 @@ static SCIF_HOT int msg_xfer(scif_epd_t epd, void *msg, int len, int flags,
 		ret = -EFAULT;
 	if (ret || !len)
 		goto out;
-	if (scif__mmap_holds(ep, msg, (size_t)len)) {
+	/* no call when nothing is mapped (the usual case) */
+	if (__atomic_load_n(&ep->lib->nmaps, __ATOMIC_RELAXED) &&
+	    scif__mmap_holds(ep, msg, (size_t)len)) {
 		msg = bounce = malloc((size_t)len);
 		if (!bounce) {
 			ret = -ENOMEM;
@@ -61,9 +84,8 @@ static SCIF_HOT int msg_xfer(scif_epd_t epd, void *msg, int len, int flags,
 		if (send)
 			memcpy(bounce, user, (size_t)len);
 	}
-	dir_lock = send ? &ep->send_lock : &ep->recv_lock;
-	pthread_mutex_lock(dir_lock);
 	scif__ep_lock(ep);
+	dir_take(ep, send);
 	for (;;) {
 		const struct scif_provider_ops *ops = ep->ops;
 		ssize_t n;
@@ -109,8 +131,8 @@ static SCIF_HOT int msg_xfer(scif_epd_t epd, void *msg, int len, int flags,
 	if (send && done)
 		done = send_deliver(ep, done);
 	scif__ep_wake_end(ep, send);
+	dir_give(ep, send);
 	scif__ep_unlock(ep);
-	pthread_mutex_unlock(dir_lock);
 	if (bounce && !send && done > 0)
 		memcpy(user, bounce, (size_t)done);
 	free(bounce);

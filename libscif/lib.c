@@ -507,7 +507,6 @@ static void lib_init(void)
 		lib_err = ENOMEM;
 		return;
 	}
-	pthread_mutex_init(&lib->table_lock, NULL);
 	pthread_mutex_init(&lib->probe_lock, NULL);
 	pthread_mutex_init(&lib->members_lock, NULL);
 	pthread_mutex_init(&lib->pinned_lock, NULL);
@@ -556,7 +555,7 @@ static void fork_prepare(void)
 	lib = the_lib;
 	if (!lib)
 		return;
-	pthread_mutex_lock(&lib->table_lock);
+	scif__spin_lock(&lib->table_lock);
 	pthread_mutex_lock(&lib->ports.lock);
 	pthread_mutex_lock(&lib->progress.lock);
 }
@@ -566,7 +565,7 @@ static void fork_release(struct scif_lib *lib)
 	if (lib) {
 		pthread_mutex_unlock(&lib->progress.lock);
 		pthread_mutex_unlock(&lib->ports.lock);
-		pthread_mutex_unlock(&lib->table_lock);
+		scif__spin_unlock(&lib->table_lock);
 	}
 	pthread_mutex_unlock(&lib_lock);
 }
@@ -847,8 +846,6 @@ struct scif_ep *scif__ep_new(struct scif_lib *lib, int *err)
 	ep->lib = lib;
 	ep->refs = 1;
 	pthread_mutex_init(&ep->lock, NULL);
-	pthread_mutex_init(&ep->send_lock, NULL);
-	pthread_mutex_init(&ep->recv_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ep->cond, &ca);
@@ -874,8 +871,6 @@ static __attribute__((noinline, cold)) void ep_free(struct scif_ep *ep)
 	if (ep->lead_efd >= 0)
 		close(ep->lead_efd);
 	pthread_cond_destroy(&ep->cond);
-	pthread_mutex_destroy(&ep->send_lock);
-	pthread_mutex_destroy(&ep->recv_lock);
 	pthread_mutex_destroy(&ep->lock);
 	free(ep);
 }
@@ -891,7 +886,7 @@ int scif__ep_publish(struct scif_ep *ep)
 	struct scif_lib *lib = ep->lib;
 	int fd = ep->ev.app_fd;
 
-	pthread_mutex_lock(&lib->table_lock);
+	scif__spin_lock(&lib->table_lock);
 	if (fd >= lib->table_size) {
 		int nsize = lib->table_size ? lib->table_size : 64;
 		struct scif_ep **t;
@@ -900,7 +895,7 @@ int scif__ep_publish(struct scif_ep *ep)
 			nsize *= 2;
 		t = realloc(lib->table, (size_t)nsize * sizeof(*t));
 		if (!t) {
-			pthread_mutex_unlock(&lib->table_lock);
+			scif__spin_unlock(&lib->table_lock);
 			return -ENOMEM;
 		}
 		memset(t + lib->table_size, 0,
@@ -909,7 +904,7 @@ int scif__ep_publish(struct scif_ep *ep)
 		lib->table_size = nsize;
 	}
 	lib->table[fd] = ep;
-	pthread_mutex_unlock(&lib->table_lock);
+	scif__spin_unlock(&lib->table_lock);
 	return 0;
 }
 
@@ -918,10 +913,10 @@ void scif__ep_unpublish(struct scif_ep *ep)
 	struct scif_lib *lib = ep->lib;
 	int fd = ep->ev.app_fd;
 
-	pthread_mutex_lock(&lib->table_lock);
+	scif__spin_lock(&lib->table_lock);
 	if (fd >= 0 && fd < lib->table_size && lib->table[fd] == ep)
 		lib->table[fd] = NULL;
-	pthread_mutex_unlock(&lib->table_lock);
+	scif__spin_unlock(&lib->table_lock);
 }
 
 /* No endpoint behind fd (out of line: see ep_free). */
@@ -942,12 +937,12 @@ SCIF_HOT int scif__ep_lookup(int fd, struct scif_ep **out)
 	if (fd < 0)
 		return -EBADF;
 	if (lib) {
-		pthread_mutex_lock(&lib->table_lock);
+		scif__spin_lock(&lib->table_lock);
 		if (fd < lib->table_size)
 			ep = lib->table[fd];
 		if (ep)
 			scif__ep_get(ep);
-		pthread_mutex_unlock(&lib->table_lock);
+		scif__spin_unlock(&lib->table_lock);
 	}
 	if (!ep)
 		return ep_lookup_miss(fd);

@@ -16,6 +16,7 @@
 #include "progress.h"
 #include "rtree.h"
 #include "scif_provider.h"
+#include "spin.h"
 #include "scif.h"
 
 #include <errno.h>
@@ -131,7 +132,7 @@ struct scif_lib {
 	struct scif_ports ports;
 	struct scif_progress progress;
 
-	pthread_mutex_t table_lock; /* fd -> endpoint table */
+	struct scif_spin table_lock; /* fd -> endpoint table (a leaf) */
 	struct scif_ep **table;
 	int table_size;
 
@@ -179,7 +180,11 @@ struct scif_ep {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* any change: state, data, room, backlog */
 	unsigned cond_waiters; /* threads asleep on cond (wait.c) */
-	pthread_mutex_t send_lock, recv_lock; /* keep calls' bytes whole */
+	/* [lock] A send (1) or a recv (0) call is moving bytes: another call
+	 * in that direction waits on cond until it ends (api_msg.c), so that
+	 * calls' bytes are not interleaved. */
+	bool dir_busy[2];
+	unsigned dir_waiters;
 	int refs;
 	struct scif_evfd ev;
 	unsigned wake_gen; /* counts scif__ep_wake: ends a spin */

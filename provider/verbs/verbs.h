@@ -20,7 +20,8 @@
  *    messages into pre-posted receive buffers, with two credit pools (data,
  *    control; see verbs_msg.c): each side may have at most as many messages
  *    of a kind unconsumed as the peer granted.  Stream buffers are reposted
- *    when the application has read them, control buffers when handled, and
+ *    when the application has read them (a few at a time), control buffers
+ *    when handled, and
  *    the freed credits ride back on the next message (or in a CREDIT
  *    message when half a pool is waiting).  One control credit is kept back
  *    for CREDIT messages so that credits can always be returned.
@@ -64,6 +65,10 @@ struct verbs_conn_pd {
 
 /* The smallest message that carries every core control message. */
 #define VERBS_MSG_MIN (SCIF_WIRE_HDR_LEN + SCIF_WIRE_CTRL_MAX)
+/* Stream buffers the application has read go back to the receive queue
+ * this many at a time at most, a quarter of the data pool at most (one
+ * ibv_post_recv for them: verbs_msg.c, repost_flush). */
+#define VERBS_REPOST_MAX 8
 
 enum verbs_ctx_kind {
 	VERBS_CTX_PORT = 1, /* a listener's id */
@@ -180,6 +185,8 @@ struct verbs_conn {
 	uint32_t *rxq; /* indices of buffers holding unread DATA, in order */
 	uint32_t *rxlen;
 	uint32_t rx_head, rx_count, rx_off;
+	uint32_t repost[VERBS_REPOST_MAX]; /* data buffers read, not reposted */
+	uint32_t nrepost, repost_batch;	   /* see repost_flush */
 	uint32_t returnable;  /* data buffers reposted, not yet announced */
 	uint32_t creturnable; /* control buffers likewise */
 	struct scif_wire_handler rx_table[SCIF_WIRE_NTYPES];

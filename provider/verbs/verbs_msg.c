@@ -48,6 +48,47 @@ static SCIF_HOT int post_recv(struct verbs_conn *c, uint32_t idx)
 	return -ret;
 }
 
+/*
+ * [ep locked] Repost the stream buffers the application has read, in one
+ * call: a call into the adapter's library per message (and the two of its
+ * queue lock) cost more than the message's own work under emulation
+ * (docs/progress.md, "Code size under emulation").  At most a quarter of
+ * the data pool waits, so the credits held back (these, and up to half
+ * the pool before a CREDIT goes) never reach the whole pool: a peer
+ * without credits always has some coming.
+ */
+static SCIF_HOT void repost_flush(struct verbs_conn *c)
+{
+	struct ibv_sge sge[VERBS_REPOST_MAX];
+	struct ibv_recv_wr wr[VERBS_REPOST_MAX], *bad = NULL;
+	uint32_t i, n = c->nrepost;
+	int ret;
+
+	c->nrepost = 0;
+	if (!n || c->dead)
+		return;
+	for (i = 0; i < n; i++) {
+		sge[i] = (struct ibv_sge){
+			.addr = (uintptr_t)(c->rbuf +
+					    (size_t)c->repost[i] * c->rsize),
+			.length = c->rsize,
+			.lkey = c->rmr->lkey,
+		};
+		wr[i] = (struct ibv_recv_wr){
+			.wr_id = c->repost[i],
+			.next = i + 1 < n ? &wr[i + 1] : NULL,
+			.sg_list = &sge[i],
+			.num_sge = 1,
+		};
+	}
+	ret = ibv_post_recv(c->qp, wr, &bad);
+	if (ret) {
+		if (!c->dead)
+			scif_err("ibv_post_recv: %s", strerror(ret));
+		n = bad ? (uint32_t)(bad - wr) : 0; /* those before bad went */
+	}
+	c->returnable += n;
+}
 
 /* The send and receive rings, registered; every receive posted. */
 static int rings_setup(struct verbs_conn *c)
@@ -100,6 +141,8 @@ int verbs_conn_setup(struct verbs_conn *c)
 	c->nrbuf = c->rdepth + c->cdepth;
 	c->sdepth = c->nrbuf;
 	c->rsize = c->ssize = vp->msg_size;
+	c->repost_batch = c->rdepth / 4 < VERBS_REPOST_MAX ? c->rdepth / 4 :
+							    VERBS_REPOST_MAX;
 	verbs_rx_table_init(c);
 	c->rma_depth = vp->rma_depth;
 	c->max_piece = VERBS_MAX_PIECE;
@@ -182,8 +225,7 @@ static SCIF_HOT int post_msg(struct verbs_conn *c, uint8_t type,
 	int ret;
 
 	scif__wire_encode(buf, &h);
-	if (len)
-		memcpy(buf + SCIF_WIRE_HDR_LEN, data, len);
+	scif__copy(buf + SCIF_WIRE_HDR_LEN, data, len);
 	/* the adapter need not read the buffer back (an 8-byte ping-pong's
 	 * message is 20 bytes); still signaled: its ACK says delivered */
 	if (sge.length <= c->max_inline)
@@ -847,18 +889,19 @@ SCIF_HOT ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len)
 		uint32_t avail = c->rxlen[idx] - c->rx_off;
 		size_t n = len - got < avail ? len - got : avail;
 
-		memcpy((char *)buf + got,
-		       c->rbuf + (size_t)idx * c->rsize + SCIF_WIRE_HDR_LEN +
-			       c->rx_off,
-		       n);
+		scif__copy((char *)buf + got,
+			   c->rbuf + (size_t)idx * c->rsize +
+				   SCIF_WIRE_HDR_LEN + c->rx_off,
+			   n);
 		got += n;
 		c->rx_off += (uint32_t)n;
 		if (c->rx_off == c->rxlen[idx]) {
 			c->rx_off = 0;
 			c->rx_head = (c->rx_head + 1) % c->nrbuf;
 			c->rx_count--;
-			if (!c->dead && !post_recv(c, idx))
-				c->returnable++;
+			c->repost[c->nrepost++] = idx;
+			if (c->nrepost >= c->repost_batch)
+				repost_flush(c);
 		}
 	}
 	maybe_send_credit(c);
