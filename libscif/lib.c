@@ -664,13 +664,12 @@ struct scif_lib *scif__lib_if_up(void)
 	return __atomic_load_n(&the_lib, __ATOMIC_ACQUIRE);
 }
 
-SCIF_HOT struct scif_lib *scif__lib(void)
+/* The first call of the process (out of line: see ep_free). */
+static __attribute__((noinline, cold)) struct scif_lib *lib_first(void)
 {
-	struct scif_lib *lib = __atomic_load_n(&the_lib, __ATOMIC_ACQUIRE);
+	struct scif_lib *lib;
 	int err;
 
-	if (lib)
-		return lib;
 	pthread_mutex_lock(&lib_lock);
 	if (!the_lib && !lib_err)
 		lib_init();
@@ -686,6 +685,13 @@ SCIF_HOT struct scif_lib *scif__lib(void)
 	if (!lib)
 		errno = err;
 	return lib;
+}
+
+SCIF_HOT struct scif_lib *scif__lib(void)
+{
+	struct scif_lib *lib = __atomic_load_n(&the_lib, __ATOMIC_ACQUIRE);
+
+	return lib ? lib : lib_first();
 }
 
 /* At exit, release the provider cleanly when no endpoint is left open (with

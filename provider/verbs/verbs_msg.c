@@ -254,7 +254,7 @@ static SCIF_HOT bool can_talk(struct verbs_conn *c)
 
 /* [ep locked] Send queued control messages while credits allow, keeping
  * the last control credit for a CREDIT message.  Returns how many went. */
-static SCIF_HOT int flush_outbox(struct verbs_conn *c)
+static __attribute__((noinline)) int outbox_send(struct verbs_conn *c)
 {
 	int sent = 0;
 
@@ -272,8 +272,8 @@ static SCIF_HOT int flush_outbox(struct verbs_conn *c)
 	return sent;
 }
 
-/* [ep locked] Return credits when half of either pool waits. */
-static SCIF_HOT void maybe_send_credit(struct verbs_conn *c)
+/* [ep locked] Return credits (half of a pool waits). */
+static __attribute__((noinline)) void credit_send(struct verbs_conn *c)
 {
 	if (!can_talk(c) || !c->ccredits)
 		return;
@@ -282,8 +282,21 @@ static SCIF_HOT void maybe_send_credit(struct verbs_conn *c)
 	 * spend their last one on data credits and be left with none. */
 	if (c->ccredits == 1 && !c->creturnable)
 		return;
+	post_msg(c, SCIF_WIRE_CREDIT, NULL, 0);
+}
+
+/* The two below run at every poll of a spinning caller: what usually
+ * makes them return is checked inline, without a call. */
+static SCIF_HOT int flush_outbox(struct verbs_conn *c)
+{
+	return c->out_head ? outbox_send(c) : 0;
+}
+
+/* [ep locked] Return credits when half of either pool waits. */
+static SCIF_HOT void maybe_send_credit(struct verbs_conn *c)
+{
 	if (c->returnable >= c->rdepth / 2 || c->creturnable >= c->cdepth / 2)
-		post_msg(c, SCIF_WIRE_CREDIT, NULL, 0);
+		credit_send(c);
 }
 
 int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
