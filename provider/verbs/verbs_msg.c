@@ -887,6 +887,12 @@ SCIF_HOT ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len)
 			return sent ? (ssize_t)sent : -ECONNRESET;
 		sent += chunk;
 	}
+	/* Soft-RoCE runs the protocol inside ibv_post_send, so the peer's
+	 * acknowledgement is often in already (a fast adapter's may be):
+	 * taken now, the caller's delivery wait (verbs_send_pending) finds
+	 * nothing left and needs no wait. */
+	if (sent)
+		conn_progress(c);
 	return (ssize_t)sent;
 }
 
