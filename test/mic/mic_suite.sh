@@ -11,10 +11,12 @@ fake=$1 t=$2 abi=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 pair=$here/../cluster/pair.sh
 rc=0
+failed=() # repeated at the end: a long log's middle may be cut in reports
+fail() { echo "== FAILED: $*"; failed+=("$*"); rc=1; }
 step() {
     local t0=$SECONDS
     echo "== mic $abi: $*"
-    "$here/mic_run.sh" "$fake" "$abi" -- "$@" || { echo "== FAILED: $*"; rc=1; }
+    "$here/mic_run.sh" "$fake" "$abi" -- "$@" || fail "$*"
     echo "== $(( SECONDS - t0 )) s"
 }
 step "$t/t_errno"
@@ -29,11 +31,9 @@ device_gone() {
     r=$?
     echo "$out" | grep -v '^phase'
     if [ "$r" -eq 0 ] || [ "$r" -eq 124 ]; then
-        echo "== FAILED: device gone: rc=$r (0: not noticed, 124: a hang)"
-        rc=1
+        fail "device gone: rc=$r (0: not noticed, 124: a hang)"
     elif ! echo "$out" | grep -q 'No such device'; then
-        echo "== FAILED: device gone: no ENODEV"
-        rc=1
+        fail "device gone: no ENODEV"
     fi
 }
 # RMA through the x100 engine, the model as the card (SCIF_MIC_DMA=model,
@@ -48,9 +48,9 @@ engine() {
     echo "$out" | grep -v '^phase' | grep -v '^scif\[[0-9]*\] info ' | tail -40
     echo "$out" | grep 'engine, connection' | grep -v ' 0 RMAs (0 bytes), 0 fences'
     if [ "$r" -ne 0 ]; then
-        echo "== FAILED: engine: $* (rc=$r)"; rc=1
+        fail "engine: $* (rc=$r)"
     elif ! echo "$out" | grep -q 'engine, connection .*: [1-9][0-9]* RMAs'; then
-        echo "== FAILED: engine: $*: no RMA went through the engine"; rc=1
+        fail "engine: $*: no RMA went through the engine"
     fi
     echo "== $(( SECONDS - t0 )) s"
 }
@@ -74,4 +74,5 @@ else
     step "$pair" "$t/t_fence" 9000
     step "$pair" "$t/t_rma" 8000
 fi
+for f in "${failed[@]}"; do echo "== mic $abi: FAILED: $f"; done
 exit "$rc"
