@@ -119,7 +119,9 @@ static SCIF_HOT int msg_xfer(scif_epd_t epd, void *msg, int len, int flags,
 			break; /* drained: ret holds ECONNRESET or ENODEV */
 		if (!n) {
 			/* the bytes may land in msg itself meanwhile */
+			/* (no call to the default: verbs, shm, mic) */
 			bool posted = !send &&
+				      ops->recv_post != scif__stub_recv_post &&
 				      !ops->recv_post(ep, (char *)msg + done,
 						      (size_t)(len - done));
 
@@ -133,9 +135,11 @@ static SCIF_HOT int msg_xfer(scif_epd_t epd, void *msg, int len, int flags,
 	scif__ep_wake_end(ep, send);
 	dir_give(ep, send);
 	scif__ep_unlock(ep);
-	if (bounce && !send && done > 0)
-		memcpy(user, bounce, (size_t)done);
-	free(bounce);
+	if (bounce) { /* no call per message when there is none */
+		if (!send && done > 0)
+			memcpy(user, bounce, (size_t)done);
+		free(bounce);
+	}
 	/* Bytes moved count, even if the peer then went away. */
 	if (done)
 		ret = done;

@@ -61,7 +61,7 @@ static SCIF_HOT void drain(int fd)
 		;
 }
 
-SCIF_HOT void scif__evfd_set(struct scif_evfd *ev, short mask)
+void scif__evfd_update(struct scif_evfd *ev, short mask)
 {
 	bool in = mask & POLLIN, out = mask & POLLOUT, hup = mask & POLLHUP;
 	static const char junk[4096];

@@ -16,6 +16,7 @@
 
 #include "hot.h"
 
+#include <poll.h>
 #include <stdbool.h>
 
 struct scif_evfd {
@@ -26,8 +27,18 @@ struct scif_evfd {
 
 int scif__evfd_open(struct scif_evfd *ev);
 void scif__evfd_close(struct scif_evfd *ev);
+void scif__evfd_update(struct scif_evfd *ev, short mask);
+
 /* Bring the descriptor to the given POLLIN/POLLOUT/POLLHUP mask. Not thread
- * safe: callers serialise (the endpoint lock). */
-void scif__evfd_set(struct scif_evfd *ev, short mask);
+ * safe: callers serialise (the endpoint lock).  Inline: nearly every call,
+ * one at the end of each send and recv, finds nothing to change, and under
+ * emulation a call costs (docs/progress.md, "Code size under emulation"). */
+static inline SCIF_HOT void scif__evfd_set(struct scif_evfd *ev, short mask)
+{
+	if (ev->hup || (!(mask & POLLHUP) && !(mask & POLLIN) == !ev->in &&
+			!(mask & POLLOUT) == !ev->out))
+		return;
+	scif__evfd_update(ev, mask);
+}
 
 #endif

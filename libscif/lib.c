@@ -133,6 +133,12 @@ static int stub_send_pending(struct scif_ep *ep)
 	return 0;
 }
 
+static short stub_ready(struct scif_ep *ep)
+{
+	return (short)((ep->ops->recv_ready(ep) ? POLLIN : 0) |
+		       (ep->ops->send_ready(ep) ? POLLOUT : 0));
+}
+
 static int stub_ep_lead(struct scif_ep *ep)
 {
 	(void)ep;
@@ -186,7 +192,7 @@ static int stub_cache_stats(struct scif_ep *ep, struct scif_regcache_stats *st)
 	(void)ep, (void)st;
 	return -EOPNOTSUPP;
 }
-static int stub_recv_post(struct scif_ep *ep, void *buf, size_t len)
+int scif__stub_recv_post(struct scif_ep *ep, void *buf, size_t len)
 {
 	(void)ep, (void)buf, (void)len;
 	return -EOPNOTSUPP;
@@ -233,9 +239,10 @@ static void fill_stubs(struct scif_provider_ops *o)
 	FILL(rmr_release, stub_rmr_release);
 	FILL(rma_post, stub_rma_post);
 	FILL(cache_stats, stub_cache_stats);
-	FILL(recv_post, stub_recv_post);
+	FILL(recv_post, scif__stub_recv_post);
 	FILL(recv_unpost, stub_recv_unpost);
 	FILL(rmr_fd, stub_rmr_fd);
+	FILL(ready, stub_ready);
 #undef FILL
 }
 
@@ -308,9 +315,10 @@ const struct scif_provider_ops scif__null_ops = {
 	.rmr_release = stub_rmr_release,
 	.rma_post = stub_rma_post,
 	.cache_stats = stub_cache_stats,
-	.recv_post = stub_recv_post,
+	.recv_post = scif__stub_recv_post,
 	.recv_unpost = stub_recv_unpost,
 	.rmr_fd = stub_rmr_fd,
+	.ready = stub_ready,
 };
 
 static bool ops_complete(const struct scif_provider_ops *p)

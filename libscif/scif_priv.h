@@ -357,6 +357,8 @@ void scif__rwindow_put(struct scif_ep *ep, struct scif_rwindow *rw);
 void scif__windows_close(struct scif_ep *ep);
 /* [ep locked] The endpoint's null provider: before it connects. */
 extern const struct scif_provider_ops scif__null_ops;
+/* The default recv_post (-EOPNOTSUPP): the core skips the call to it. */
+int scif__stub_recv_post(struct scif_ep *ep, void *buf, size_t len);
 /* Bind the endpoint to provider instance pi: ep_open. */
 int scif__ep_bind_provider(struct scif_ep *ep, struct scif_prov_inst *pi);
 /* The provider instance a provider's prov pointer belongs to. */

@@ -368,6 +368,13 @@ struct scif_provider_ops {
 	 * is spared a set and a clear, two system calls per round trip.
 	 * [ep locked] Default: false, the send raises it. */
 	bool (*ep_late)(struct scif_ep *ep);
+
+	/* Both readiness answers of a connected endpoint in one call: POLLIN
+	 * as recv_ready, POLLOUT as send_ready (other bits ignored).  The
+	 * core asks at the end of every send and recv, and under emulation
+	 * each call on that path counts (docs/progress.md, "Code size under
+	 * emulation").  [ep locked] Default: recv_ready and send_ready. */
+	short (*ready)(struct scif_ep *ep);
 };
 
 /* Provider registry: built-in providers are listed in lib.c. */

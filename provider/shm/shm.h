@@ -223,6 +223,7 @@ ssize_t shm_send(struct scif_ep *ep, const void *buf, size_t len);
 ssize_t shm_recv(struct scif_ep *ep, void *buf, size_t len);
 int shm_recv_ready(struct scif_ep *ep);
 int shm_send_ready(struct scif_ep *ep);
+short shm_ready(struct scif_ep *ep);
 int shm_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 		  uint32_t len);
 int shm_ep_progress(struct scif_ep *ep);

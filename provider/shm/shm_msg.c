@@ -27,6 +27,7 @@
  */
 #include "shm.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -484,6 +485,20 @@ int shm_send_ready(struct scif_ep *ep)
 	if (!c || c->state != SHM_UP)
 		return 0;
 	return !tx_ready(c, &room) && room > 0;
+}
+
+short shm_ready(struct scif_ep *ep)
+{
+	struct shm_conn *c = shm_conn_of(ep);
+	uint64_t room;
+	short ev;
+
+	if (!c)
+		return 0;
+	ev = rx_avail(c) > 0 ? POLLIN : 0;
+	if (c->state == SHM_UP && !tx_ready(c, &room) && room > 0)
+		ev |= POLLOUT;
+	return ev;
 }
 
 /*

@@ -106,6 +106,7 @@ const struct scif_provider_ops scif_shm_ops = {
 	.recv = shm_recv,
 	.recv_ready = shm_recv_ready,
 	.send_ready = shm_send_ready,
+	.ready = shm_ready,
 	.ctrl_send = shm_ctrl_send,
 	.ep_progress = shm_ep_progress,
 	.ep_idle = shm_ep_idle,

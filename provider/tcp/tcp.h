@@ -336,6 +336,7 @@ int tcp_recv_post(struct scif_ep *ep, void *buf, size_t len);
 size_t tcp_recv_unpost(struct scif_ep *ep);
 int tcp_recv_ready(struct scif_ep *ep);
 int tcp_send_ready(struct scif_ep *ep);
+short tcp_ready(struct scif_ep *ep);
 int tcp_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 		  uint32_t len);
 int tcp_ep_progress(struct scif_ep *ep);

@@ -33,6 +33,7 @@
 #include <sys/ioctl.h>
 
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -788,6 +789,20 @@ int tcp_send_ready(struct scif_ep *ep)
 	if (!c || c->state != TCP_UP || c->dead)
 		return 0;
 	return !c->tx_head && tx_window(c) > 0;
+}
+
+short tcp_ready(struct scif_ep *ep)
+{
+	struct tcp_conn *c = tcp_conn_of(ep);
+	short ev;
+
+	if (!c)
+		return 0;
+	ev = c->rx_total > c->consumed ? POLLIN : 0;
+	if (c->state == TCP_UP && !c->dead && !c->tx_head &&
+	    tx_window(c) > 0)
+		ev |= POLLOUT;
+	return ev;
 }
 
 /* [ep locked] Stream bytes at the peer: all of them once its TCP holds the

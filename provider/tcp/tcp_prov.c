@@ -240,6 +240,7 @@ const struct scif_provider_ops scif_tcp_ops = {
 	.recv_post = tcp_recv_post,
 	.recv_unpost = tcp_recv_unpost,
 	.send_ready = tcp_send_ready,
+	.ready = tcp_ready,
 	.ctrl_send = tcp_ctrl_send,
 	.ep_progress = tcp_ep_progress,
 	.ep_idle = tcp_ep_idle,

@@ -282,6 +282,7 @@ ssize_t verbs_send(struct scif_ep *ep, const void *buf, size_t len);
 ssize_t verbs_recv(struct scif_ep *ep, void *buf, size_t len);
 int verbs_recv_ready(struct scif_ep *ep);
 int verbs_send_ready(struct scif_ep *ep);
+short verbs_ready(struct scif_ep *ep);
 int verbs_send_pending(struct scif_ep *ep);
 int verbs_ctrl_send(struct scif_ep *ep, uint8_t type, const void *payload,
 		    uint32_t len);

@@ -15,6 +15,7 @@
 #include "verbs.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -947,9 +948,24 @@ SCIF_HOT int verbs_send_pending(struct scif_ep *ep)
 	return c->unacked > INT32_MAX ? INT32_MAX : (int)c->unacked;
 }
 
+static SCIF_HOT bool conn_send_ready(const struct verbs_conn *c)
+{
+	return !c->dead && !c->out_head && c->credits && c->nsfree;
+}
+
 SCIF_HOT int verbs_send_ready(struct scif_ep *ep)
 {
 	struct verbs_conn *c = ep_conn(ep);
 
-	return c && !c->dead && !c->out_head && c->credits && c->nsfree;
+	return c && conn_send_ready(c);
+}
+
+SCIF_HOT short verbs_ready(struct scif_ep *ep)
+{
+	struct verbs_conn *c = ep_conn(ep);
+
+	if (!c)
+		return 0;
+	return (short)((c->rx_count ? POLLIN : 0) |
+		       (conn_send_ready(c) ? POLLOUT : 0));
 }

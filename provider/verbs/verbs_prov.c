@@ -304,6 +304,7 @@ const struct scif_provider_ops scif_verbs_ops = {
 	.recv = verbs_recv,
 	.recv_ready = verbs_recv_ready,
 	.send_ready = verbs_send_ready,
+	.ready = verbs_ready,
 	.send_pending = verbs_send_pending,
 	.ctrl_send = verbs_ctrl_send,
 	.ep_progress = verbs_ep_progress,
