@@ -88,6 +88,11 @@ argv_for() {
         ARGV=("$BIN/scif_bw" -t "${t%_c}" -s "$size" -i "$n" -p "$port")
         [ "$tool" = scif_vwriteto_c ] && ARGV+=(-c)
         [ "$role" = client ] && ARGV+=(-n 0) ;;
+    verbs_lat)
+        # the provider's queue shape without the library, busy-polling,
+        # waiting for each send's completion as scif_send does
+        ARGV=("$BIN/verbs_lat" -s "$size" -i "$n" -p "$port" -w)
+        [ "$role" = client ] && ARGV+=("$SERVER_ADDR") ;;
     scif_lat | scif_lat_spin)
         # blocking, or spinning without bound like ib_send_lat's default;
         # timed with the cycle counter, as ib_send_lat (the VMs' CPU model
@@ -106,7 +111,7 @@ argv_for() {
 #   (field 5, usec); rstream: usec/xfer (last field) -> MB/sec of one side.
 parse() {
     case $1 in
-    ib_send_lat | ib_send_lat_ev | scif_lat | scif_lat_spin)
+    ib_send_lat | ib_send_lat_ev | scif_lat | scif_lat_spin | verbs_lat)
         awk '/^ *#bytes/ { h = 1; next }
              h && $1 ~ /^[0-9]+$/ { if ($5 + 0 > 0) print $5; exit }' "$2" ;;
     rstream)
@@ -247,6 +252,7 @@ STEPS=(
     "read_1M ib_read_bw scif_readfrom 1048576 MB/s"
     "lat_send_${LATSZ}B ib_send_lat scif_lat_spin $LATSZ usec"
     "lat_send_${LATSZ}B_ev ib_send_lat_ev scif_lat $LATSZ usec"
+    "lat_send_${LATSZ}B_q verbs_lat scif_lat_spin $LATSZ usec"
     "stream_64K rstream scif_send 65536 MB/s"
     "stream_1M rstream scif_send 1048576 MB/s"
     "vwriteto_cached_64K - scif_vwriteto_c 65536 MB/s"

@@ -27,7 +27,9 @@
 # Per pair k: ib_write_bw vs scif_bw -t writeto and ib_read_bw vs -t readfrom
 # (64 KiB, 1 MiB), ib_send_lat (busy-polling, its default) vs scif_lat
 # --spin 1000000 (a blocked call polls its endpoint) and ib_send_lat -e
-# (sleeping on CQ events) vs blocking scif_lat (8 B), rstream vs scif_bw -t
+# (sleeping on CQ events) vs blocking scif_lat (8 B), perf/verbs_lat (the
+# verbs provider's queue shape without the library) vs scif_lat --spin
+# again (row lat_send_8B_q: what the library's own code costs), rstream vs scif_bw -t
 # send (64 KiB, 1 MiB), scif_bw -t vwriteto -c vs -t writeto (target: at
 # least 0.9x), and scif_bw -t mmap (reads through a scif_mmap mapping: the
 # fault thread's) vs -t readfrom, 64 MiB (target: at least 0.5x).
@@ -83,7 +85,7 @@ case $BUILD/ in /tmp/* | /run/*)
 esac
 log "building scif_bw and scif_lat in $BUILD"
 [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$REPO" -B "$BUILD" >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target scif_bw scif_lat scif-verbs >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target scif_bw scif_lat verbs_lat scif-verbs >/dev/null
 
 [ -n "$RESULTS" ] || RESULTS=$BUILD/bench-results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RESULTS"
