@@ -393,6 +393,13 @@ void verbs_conn_destroy(struct verbs_conn *c)
 	struct scif_progress *pg = scif__lib_progress(c->vp->lib);
 
 	verbs_hb_stop(c); /* its tick takes the endpoint's lock: not held */
+	if (c->cq)
+		scif_dbg("connection with %u:%u: channel events %u (progress "
+			 "thread %u, leaders %u), CQ armed %u, muted %u, "
+			 "unmuted %u, led %u, mute ticks %u",
+			 c->peer_node, c->peer_port, c->st.taken, c->st.cb,
+			 c->st.lead_ev, c->st.armed, c->st.muted,
+			 c->st.unmuted, c->st.led, c->st.ticks);
 	if (c->established) {
 		/* what rdma_disconnect does to a QP of its own */
 		verbs_qp_move(c, IBV_QPS_ERR);

@@ -579,10 +579,13 @@ static SCIF_HOT void cq_event_take(struct verbs_conn *c)
 	if (!ibv_get_cq_event(c->cc, &cq, &ctx)) {
 		ibv_ack_cq_events(cq, 1);
 		c->notify = false;
+		c->st.taken++;
 	}
 	c->ev_unread = false;
-	if (!c->notify && !ibv_req_notify_cq(c->cq, 0))
+	if (!c->notify && !ibv_req_notify_cq(c->cq, 0)) {
 		c->notify = true;
+		c->st.armed++;
+	}
 }
 
 /*
@@ -605,6 +608,7 @@ void verbs_cq_event(void *arg)
 	struct verbs_conn *c = arg;
 
 	scif__ep_lock(c->ep);
+	c->st.cb++;
 	cq_event_take(c);
 	conn_progress(c);
 	scif__ep_unlock(c->ep);
@@ -626,6 +630,7 @@ static SCIF_HOT void unmute(struct verbs_conn *c)
 	if (c->muted && !c->leading && c->cc_handle >= 0)
 		scif__progress_set_events(scif__lib_progress(c->vp->lib),
 					  c->cc_handle, EPOLLIN);
+	c->st.unmuted += c->muted;
 	c->muted = false;
 	/* no tick comes now to raise what a send left (verbs_ep_late) */
 	scif__ep_raise_late(c->ep);
@@ -647,6 +652,7 @@ static void mute_tick(void *arg)
 	struct verbs_conn *c = arg;
 	unsigned gen = __atomic_load_n(&c->pollgen, __ATOMIC_RELAXED), ms;
 
+	c->st.ticks++; /* only this thread writes it while the timer lives */
 	if (gen != c->tick_seen) { /* still polled */
 		c->tick_seen = gen;
 		if (scif__ep_late_due(c->ep)) { /* rare: see verbs_ep_late */
@@ -716,6 +722,7 @@ static SCIF_HOT void mute(struct verbs_conn *c)
 				   c->cc_handle))
 		return;
 	c->muted = true;
+	c->st.muted++;
 	if (!mute_arm(c)) /* nothing would give it back */
 		unmute(c);
 }
@@ -796,7 +803,9 @@ SCIF_HOT int verbs_ep_lead(struct scif_ep *ep)
 	if (!c->muted && scif__progress_unwatch(scif__lib_progress(c->vp->lib),
 						c->cc_handle))
 		return -EOPNOTSUPP;
+	c->st.muted += !c->muted;
 	c->muted = c->leading = true;
+	c->st.led++;
 	c->polls = 0;
 	return c->cc->fd;
 }
@@ -814,6 +823,7 @@ SCIF_HOT int verbs_ep_lead_event(struct scif_ep *ep)
 	 * blocking scif_lat between two 1-vCPU VMs: 501 -> 462 us one-way,
 	 * ib_send_lat -e 423, which makes them first). */
 	c->ev_unread = true;
+	c->st.lead_ev++;
 	return conn_progress(c) ? 1 : 0;
 }
 
